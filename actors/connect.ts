@@ -1,0 +1,61 @@
+/**
+ * Broker connections. Actors connect as the `actor` user, players and
+ * commands as `listener`; both reconnect forever, and we log status changes.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { ChorusConfig } from "./config.js";
+import { ChorusError } from "./errors.js";
+import { actorPasswordOf } from "./identity.js";
+import type { Logger } from "./log.js";
+
+export type BrokerRole = "actor" | "listener";
+
+export function serversOf(config: ChorusConfig): string[] {
+  return config.nats
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export async function connectBroker(
+  config: ChorusConfig,
+  role: BrokerRole,
+  name: string,
+  log?: Logger,
+  options: { reconnect?: boolean; timeoutMs?: number } = {},
+): Promise<NatsConnection> {
+  const pass = role === "actor" ? actorPasswordOf(config) : config.listenerPassword;
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: serversOf(config),
+      name,
+      user: role,
+      pass,
+      reconnect: options.reconnect ?? true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: options.timeoutMs ?? 3000,
+      // Our own presence beats detect dead peers; this only catches half-open sockets.
+      pingInterval: 10_000,
+    });
+  } catch (err) {
+    throw new ChorusError(
+      "UNAVAILABLE",
+      `cannot reach the broker at ${config.nats}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  if (log) void logStatus(nc, log);
+  return nc;
+}
+
+async function logStatus(nc: NatsConnection, log: Logger): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type === "disconnect" || s.type === "reconnect") {
+      log.info(`broker ${s.type}`, { server: s.server });
+    } else if (s.type === "error") {
+      log.warn("broker error", { error: String(s.error) });
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Who a process is: its machine's host id (kept in the data folder, so it is
+ * stable for that folder and never derived from an IP) and fresh node ids.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { ChorusConfig } from "./config.js";
+
+export const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function newId(prefix: string): string {
+  return `${prefix}-${randomBytes(5).toString("hex")}`;
+}
+
+/** Read a small secret or id from the data folder, creating it on first use. */
+function readOrCreate(file: string, make: () => string, mode = 0o644): string {
+  try {
+    const value = readFileSync(file, "utf8").trim();
+    if (value) return value;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  mkdirSync(path.dirname(file), { recursive: true });
+  const value = make();
+  try {
+    // "wx": when two processes start at once, the first write wins.
+    writeFileSync(file, value + "\n", { flag: "wx", mode });
+    return value;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    return readFileSync(file, "utf8").trim();
+  }
+}
+
+export function hostIdOf(config: ChorusConfig): string {
+  return config.hostId ?? readOrCreate(path.join(config.data, "host-id"), () => newId("host"));
+}
+
+/** The actor role's broker password: configured, or generated once per data folder. */
+export function actorPasswordOf(config: ChorusConfig): string {
+  return (
+    config.actorPassword ??
+    readOrCreate(
+      path.join(config.data, "actor.secret"),
+      () => randomBytes(24).toString("base64url"),
+      0o600,
+    )
+  );
+}

@@ -1,0 +1,112 @@
+/**
+ * Every `chorus.` subject, in one place. Ids inside subjects are checked
+ * against `[A-Za-z0-9_-]+`: names from users never go into a subject.
+ * The README's subject table is checked against `subjectTable` by a test.
+ */
+import { ChorusError } from "./errors.js";
+import { idPattern } from "./identity.js";
+
+export type NodeKind = "prime" | "plane" | "auth" | "file";
+export const spawnableKinds = ["auth", "file"] as const;
+export type SpawnableKind = (typeof spawnableKinds)[number];
+
+/** Throws unless `id` is safe to put in a subject (no `.`, `*`, `>`, spaces). */
+export function subjectId(id: string): string {
+  if (!idPattern.test(id)) throw new ChorusError("BAD_REQUEST", "invalid id");
+  return id;
+}
+
+export const subjects = {
+  /** Every actor's presence heartbeat. */
+  presence: (kind: NodeKind, id: string) => `chorus.presence.${kind}.${subjectId(id)}`,
+  presenceAll: "chorus.presence.>",
+  presenceOf: (id: string) => `chorus.presence.*.${subjectId(id)}`,
+
+  /** Requests the prime answers. */
+  primeNodes: "chorus.prime.nodes",
+  primeAssign: "chorus.prime.assign",
+  primeSpawn: "chorus.prime.spawn",
+  primeHosts: "chorus.prime.hosts",
+  primeSync: "chorus.prime.sync",
+
+  /** Requests a control node (prime or plane) answers about its own machine. */
+  controlSpawn: (controlId: string) => `chorus.control.${subjectId(controlId)}.spawn`,
+  controlManifest: (controlId: string) => `chorus.control.${subjectId(controlId)}.manifest`,
+  controlFetch: (controlId: string) => `chorus.control.${subjectId(controlId)}.fetch`,
+  controlReceive: (controlId: string) => `chorus.control.${subjectId(controlId)}.receive`,
+
+  /** Requests any node answers: reserve a slot of its capacity. */
+  nodeClaim: (id: string) => `chorus.node.${subjectId(id)}.claim`,
+
+  /** Auth node requests. */
+  authLogin: (id: string) => `chorus.auth.${subjectId(id)}.login`,
+  authLogout: (id: string) => `chorus.auth.${subjectId(id)}.logout`,
+  authBeat: (id: string) => `chorus.auth.${subjectId(id)}.beat`,
+  authVerify: (id: string) => `chorus.auth.${subjectId(id)}.verify`,
+  /** User events every auth node applies to its own SQLite file. */
+  userEvents: "chorus.users.events",
+
+  /** File node requests. */
+  fileSongs: (id: string) => `chorus.file.${subjectId(id)}.songs`,
+  filePlay: (id: string) => `chorus.file.${subjectId(id)}.play`,
+  fileControl: (id: string) => `chorus.file.${subjectId(id)}.control`,
+  /** Audio chunks of one listener's stream. */
+  audio: (streamId: string) => `chorus.audio.${subjectId(streamId)}`,
+
+  /** P2P: a playing client's presence and its relayed chunks. */
+  hostPresence: (hostId: string) => `chorus.hosts.${subjectId(hostId)}`,
+  hostPresenceAll: "chorus.hosts.>",
+  relay: (hostId: string) => `chorus.relay.${subjectId(hostId)}`,
+} as const;
+
+/** One row per subject pattern, for the README and for `chorus monitor` users. */
+export const subjectTable: ReadonlyArray<{
+  subject: string;
+  kind: "pub" | "req" | "stream";
+  publishers: string;
+  listeners: string;
+  what: string;
+}> = [
+  {
+    subject: "chorus.presence.<kind>.<id>",
+    kind: "pub",
+    publishers: "every actor",
+    listeners: "prime, nodes watching their owner",
+    what: "presence heartbeat: id, kind, owner, host, load, capacity",
+  },
+  {
+    subject: "chorus.prime.nodes",
+    kind: "req",
+    publishers: "chorus nodes",
+    listeners: "prime",
+    what: "the registry",
+  },
+  {
+    subject: "chorus.prime.assign",
+    kind: "req",
+    publishers: "clients",
+    listeners: "prime",
+    what: "which auth / file node to use (spawns one when all are full)",
+  },
+  {
+    subject: "chorus.prime.spawn",
+    kind: "req",
+    publishers: "actors, operators",
+    listeners: "prime",
+    what: "spawn a node of a kind where there is room",
+  },
+  {
+    subject: "chorus.control.<id>.spawn",
+    kind: "req",
+    publishers: "prime",
+    listeners: "that control node",
+    what: "spawn a node on that control node's machine",
+  },
+  {
+    subject: "chorus.node.<id>.claim",
+    kind: "req",
+    publishers: "prime",
+    listeners: "that node",
+    what: "reserve one slot of the node's capacity for a client",
+  },
+];

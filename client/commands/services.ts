@@ -1,0 +1,97 @@
+/** `chorus up`, `chorus broker`, `chorus prime`, `chorus plane`: run pieces on this machine. */
+import path from "node:path";
+import { loadConfig, type ChorusConfig } from "../../actors/config.js";
+import { createLogger } from "../../actors/log.js";
+import { Plane } from "../../actors/plane/plane.js";
+import { Prime } from "../../actors/prime/prime.js";
+import { brokerReachable, startBroker, type Broker } from "../../broker/server.js";
+import type { Command, FlagValues } from "../command.js";
+
+const log = createLogger("chorus");
+
+/** Resolves when SIGINT or SIGTERM arrives. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+}
+
+async function runBroker(config: ChorusConfig): Promise<Broker> {
+  const logFile = path.join(config.data, "nats-server.log");
+  const broker = await startBroker({ config, args: ["-l", logFile] });
+  log.info("broker started", { url: broker.url, monitor: broker.monitorUrl, log: logFile });
+  return broker;
+}
+
+async function runControl(node: Prime | Plane, broker?: Broker): Promise<number> {
+  const stopBroker = async (): Promise<void> => {
+    if (broker) {
+      await broker.stop();
+      log.info("broker stopped");
+    }
+  };
+  try {
+    await node.start();
+  } catch (err) {
+    await stopBroker();
+    throw err;
+  }
+  const signal = untilSignal().then((s) => node.actor.stop(s));
+  await Promise.race([signal, node.actor.whenStopped()]);
+  await node.actor.stop("done");
+  await stopBroker();
+  return 0;
+}
+
+export const up: Command = {
+  name: "up",
+  summary: "start the broker (unless one is reachable) and the prime; Ctrl-C stops both",
+  usage: `Usage: chorus up [options]
+
+Starts nats-server with broker/nats.conf (store under the data folder, log in
+DATA/nats-server.log) unless a broker already answers at --nats, then the prime
+control node in the foreground. Ctrl-C stops everything it started.`,
+  async run(flags: FlagValues) {
+    const config = loadConfig(flags);
+    const broker = (await brokerReachable(config)) ? undefined : await runBroker(config);
+    if (!broker) log.info("using the broker already running", { url: config.nats });
+    return runControl(new Prime(config), broker);
+  },
+};
+
+export const broker: Command = {
+  name: "broker",
+  summary: "start only the NATS broker on this machine",
+  usage: `Usage: chorus broker [options]
+
+Runs nats-server with broker/nats.conf, listening on the host and port of --nats.`,
+  async run(flags: FlagValues) {
+    const config = loadConfig(flags);
+    const running = await runBroker(config);
+    await untilSignal();
+    await running.stop();
+    return 0;
+  },
+};
+
+export const prime: Command = {
+  name: "prime",
+  summary: "start only the prime control node (the broker must be running)",
+  usage: "Usage: chorus prime [options]",
+  async run(flags: FlagValues) {
+    return runControl(new Prime(loadConfig(flags)));
+  },
+};
+
+export const plane: Command = {
+  name: "plane",
+  summary: "start a plane control node that joins the prime's broker",
+  usage: `Usage: chorus plane --nats nats://PRIME-MACHINE:4222 [options]
+
+Joins the control plane, spawns nodes on this machine when the prime asks
+(at most --max-load), and stops them when it stops.`,
+  async run(flags: FlagValues) {
+    return runControl(new Plane(loadConfig(flags)));
+  },
+};

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// The pre-step of `npm start`, `npm test` and `npm run bench`: installs npm
+// dependencies when missing or stale, makes sure nats-server exists (Debian's
+// package when we are root on Debian), and compiles the TypeScript to dist/.
+import { execFileSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const quiet = process.env.CHORUS_SETUP_QUIET === "1";
+const say = (line) => quiet || process.stderr.write(`setup: ${line}\n`);
+
+function run(cmd, args) {
+  execFileSync(cmd, args, { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+}
+
+function mtime(file) {
+  try {
+    return statSync(path.join(root, file)).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function onPath(cmd) {
+  return (process.env.PATH ?? "")
+    .split(path.delimiter)
+    .some((dir) => existsSync(path.join(dir, cmd)));
+}
+
+// 1. npm dependencies: npm records what it installed in node_modules/.package-lock.json.
+const installed = mtime("node_modules/.package-lock.json");
+if (!installed || installed < mtime("package-lock.json") || installed < mtime("package.json")) {
+  say("installing npm dependencies (npm ci)");
+  run("npm", ["ci", "--no-audit", "--no-fund"]);
+}
+
+// 2. nats-server.
+if (!onPath("nats-server")) {
+  const root_ = process.getuid?.() === 0;
+  if (root_ && existsSync("/etc/debian_version")) {
+    say("installing Debian's nats-server package");
+    run("apt-get", ["update", "-qq"]);
+    run("apt-get", ["install", "-y", "-qq", "nats-server"]);
+  } else {
+    process.stderr.write(
+      "setup: nats-server is not installed. Install it, then run this again:\n" +
+        "  Debian/Ubuntu:  sudo apt-get install nats-server\n" +
+        "  elsewhere:      https://docs.nats.io/running-a-nats-service/introduction/installation\n",
+    );
+    process.exit(1);
+  }
+}
+
+// 3. Compile (incremental: quick when nothing changed).
+run(path.join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"]);

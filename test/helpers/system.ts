@@ -1,0 +1,162 @@
+/**
+ * A real Chorus system for tests: a nats-server on a free port with a
+ * temporary store and data folder, and `chorus` processes started from the
+ * built binary. Everything started is stopped (by PID) in `cleanup()`, which
+ * test files call from an `afterEach`/`after` hook so it runs on failure too.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaultConfig, type ChorusConfig } from "../../actors/config.js";
+import { connectBroker, type BrokerRole } from "../../actors/connect.js";
+import { call } from "../../actors/endpoint.js";
+import type { NodeView } from "../../actors/presence.js";
+import { subjects } from "../../actors/subjects.js";
+import { startBroker, type Broker } from "../../broker/server.js";
+import { pidAlive, waitFor } from "./wait.js";
+
+export const chorusBin = fileURLToPath(new URL("../../../bin/chorus.js", import.meta.url));
+export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** Test timing: fast beats so drops happen in well under a second. */
+export const testTiming = { heartbeatMs: 200, missedBeats: 3, idleMs: 60_000 };
+
+export interface ChorusProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export class TestSystem {
+  readonly root = mkdtempSync(path.join(tmpdir(), "chorus-test-"));
+  broker?: Broker;
+  private readonly processes: ChorusProcess[] = [];
+  private readonly connections: NatsConnection[] = [];
+  private readonly extraPids = new Set<number>();
+
+  /** A config whose data folder lives under this system's temporary root. */
+  config(name = "prime", overrides: Partial<ChorusConfig> = {}): ChorusConfig {
+    return {
+      ...defaultConfig,
+      ...testTiming,
+      nats: this.broker?.url ?? defaultConfig.nats,
+      data: path.join(this.root, name),
+      music: path.join(this.root, name, "music"),
+      actorPassword: "test-actor-secret",
+      ...overrides,
+    };
+  }
+
+  async startBroker(port = -1): Promise<Broker> {
+    this.broker = await startBroker({
+      config: this.config("broker"),
+      port,
+      monitorPort: -1,
+      storeDir: path.join(this.root, "broker-store"),
+    });
+    return this.broker;
+  }
+
+  async stopBroker(): Promise<void> {
+    await this.broker?.stop();
+  }
+
+  async connect(role: BrokerRole = "actor"): Promise<NatsConnection> {
+    const nc = await connectBroker(this.config(), role, `test-${role}`);
+    this.connections.push(nc);
+    return nc;
+  }
+
+  /** Environment that makes a `chorus` process use this system's config. */
+  env(config: ChorusConfig): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      CHORUS_NATS: config.nats,
+      CHORUS_DATA: config.data,
+      CHORUS_MUSIC: config.music,
+      CHORUS_MAX_LOAD: String(config.maxLoad),
+      CHORUS_AUTH_CAPACITY: String(config.authCapacity),
+      CHORUS_FILE_CAPACITY: String(config.fileCapacity),
+      CHORUS_HEARTBEAT_MS: String(config.heartbeatMs),
+      CHORUS_MISSED_BEATS: String(config.missedBeats),
+      CHORUS_IDLE_MS: String(config.idleMs),
+      CHORUS_ACTOR_PASSWORD: config.actorPassword,
+      CHORUS_LISTENER_PASSWORD: config.listenerPassword,
+      ...(config.hostId ? { CHORUS_HOST_ID: config.hostId } : {}),
+    };
+  }
+
+  /** Run `chorus ARGS` as a real process. */
+  run(args: string[], config: ChorusConfig, extraEnv: NodeJS.ProcessEnv = {}): ChorusProcess {
+    const child = spawn(process.execPath, [chorusBin, ...args], {
+      env: { ...this.env(config), ...extraEnv },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | string>((resolve) =>
+      child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)),
+    );
+    const proc: ChorusProcess = {
+      child,
+      output: () => out,
+      exited,
+      stop: async (signal = "SIGTERM") => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        return exited;
+      },
+    };
+    this.processes.push(proc);
+    return proc;
+  }
+
+  /** Start a control node (`chorus prime` or `chorus plane`) and wait until the prime lists it. */
+  async startControl(
+    kind: "prime" | "plane",
+    config: ChorusConfig,
+  ): Promise<{ proc: ChorusProcess; id: string }> {
+    const nc = await this.connect();
+    const before = new Set((await this.nodesOrEmpty(nc)).map((n) => n.id));
+    const proc = this.run([kind], config);
+    const id = await waitFor(async () => {
+      if (proc.child.exitCode !== null) throw new Error(`${kind} exited: ${proc.output()}`);
+      if (kind === "prime") {
+        const list = await this.nodesOrEmpty(nc);
+        return list.find((n) => n.kind === "prime" && n.ageMs < 60_000)?.id;
+      }
+      return (await this.nodesOrEmpty(nc)).find((n) => n.kind === kind && !before.has(n.id))?.id;
+    }, `${kind} to join`);
+    return { proc, id };
+  }
+
+  async nodes(nc: NatsConnection): Promise<NodeView[]> {
+    return call<NodeView[]>(nc, subjects.primeNodes, {}, 2000);
+  }
+
+  private async nodesOrEmpty(nc: NatsConnection): Promise<NodeView[]> {
+    try {
+      return await this.nodes(nc);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Remember a PID (a spawned node) so cleanup kills it if it outlives its owner. */
+  track(pid: number): void {
+    this.extraPids.add(pid);
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.connections.splice(0).map((nc) => nc.close().catch(() => undefined)));
+    await Promise.all(this.processes.splice(0).map((p) => p.stop("SIGKILL")));
+    for (const pid of this.extraPids) if (pidAlive(pid)) process.kill(pid, "SIGKILL");
+    await this.stopBroker();
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
