@@ -35,6 +35,8 @@ export const configSchema = z.object({
   actorPassword: z.string().min(1).optional(),
   /** Broker password of the listener role (shared by every player). */
   listenerPassword: z.string().min(1),
+  /** The broker's monitoring port on loopback (0 turns it off). */
+  monitorPort: z.number().int().min(0).max(65535),
   /** Other brokers' cluster addresses (host:port) this machine's broker joins. */
   peers: z.array(z.string().min(1)),
 });
@@ -51,6 +53,7 @@ export const defaultConfig: ChorusConfig = {
   missedBeats: 3,
   idleMs: 10_000,
   listenerPassword: "listener",
+  monitorPort: 8222,
   peers: [],
 };
 
@@ -71,6 +74,7 @@ export const settings: ReadonlyArray<{ key: Key; flag?: string; env: string; kin
   { key: "idleMs", flag: "idle-ms", env: "CHORUS_IDLE_MS", kind: "int" },
   { key: "actorPassword", env: "CHORUS_ACTOR_PASSWORD", kind: "string" },
   { key: "listenerPassword", env: "CHORUS_LISTENER_PASSWORD", kind: "string" },
+  { key: "monitorPort", flag: "monitor-port", env: "CHORUS_MONITOR_PORT", kind: "int" },
   { key: "peers", flag: "peers", env: "CHORUS_PEERS", kind: "list" },
 ];
 

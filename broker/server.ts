@@ -19,7 +19,7 @@ export interface BrokerOptions {
   config: ChorusConfig;
   /** Client port; default: the broker URL's port. -1 picks a free one. */
   port?: number;
-  /** Monitoring port on loopback; default 8222, -1 picks a free one, 0 turns it off. */
+  /** Monitoring port on loopback; default from the config, -1 picks a free one, 0 turns it off. */
   monitorPort?: number;
   /** JetStream store; default `<data>/broker`. */
   storeDir?: string;
@@ -58,7 +58,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     "-p",
     String(port),
     "-m",
-    String(options.monitorPort ?? 8222),
+    String(options.monitorPort ?? config.monitorPort),
     "-sd",
     storeDir,
     "--ports_file_dir",
