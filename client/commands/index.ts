@@ -3,5 +3,6 @@ import type { Command } from "../command.js";
 import { monitor } from "./monitor.js";
 import { nodes } from "./nodes.js";
 import { broker, plane, prime, up } from "./services.js";
+import { subjectsCommand } from "./subjects.js";
 
-export const commands: Command[] = [up, broker, prime, plane, nodes, monitor];
+export const commands: Command[] = [up, broker, prime, plane, nodes, monitor, subjectsCommand];
