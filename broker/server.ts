@@ -72,6 +72,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       CHORUS_LISTENER_PASSWORD: config.listenerPassword,
     },
     stdio: ["ignore", options.stdio ?? "ignore", options.stdio ?? "ignore"],
+    // Its own process group: a terminal's Ctrl-C reaches only us, and we stop
+    // the broker after the nodes that use it.
+    detached: true,
   });
   const exited = new Promise<never>((_, reject) => {
     child.once("error", (err) =>

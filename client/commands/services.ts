@@ -24,7 +24,15 @@ async function runBroker(config: ChorusConfig): Promise<Broker> {
   return broker;
 }
 
-async function runControl(node: Prime | Plane, broker?: Broker): Promise<number> {
+/**
+ * Run a control node in the foreground until a signal or its own stop.
+ * `signal` is created before anything starts, so an early Ctrl-C is not lost.
+ */
+async function runControl(
+  node: Prime | Plane,
+  signal: Promise<NodeJS.Signals>,
+  broker?: Broker,
+): Promise<number> {
   const stopBroker = async (): Promise<void> => {
     if (broker) {
       await broker.stop();
@@ -37,8 +45,7 @@ async function runControl(node: Prime | Plane, broker?: Broker): Promise<number>
     await stopBroker();
     throw err;
   }
-  const signal = untilSignal().then((s) => node.actor.stop(s));
-  await Promise.race([signal, node.actor.whenStopped()]);
+  await Promise.race([signal.then((s) => node.actor.stop(s)), node.actor.whenStopped()]);
   await node.actor.stop("done");
   await stopBroker();
   return 0;
@@ -53,10 +60,11 @@ Starts nats-server with broker/nats.conf (store under the data folder, log in
 DATA/nats-server.log) unless a broker already answers at --nats, then the prime
 control node in the foreground. Ctrl-C stops everything it started.`,
   async run(flags: FlagValues) {
+    const signal = untilSignal();
     const config = loadConfig(flags);
     const broker = (await brokerReachable(config)) ? undefined : await runBroker(config);
     if (!broker) log.info("using the broker already running", { url: config.nats });
-    return runControl(new Prime(config), broker);
+    return runControl(new Prime(config), signal, broker);
   },
 };
 
@@ -67,9 +75,9 @@ export const broker: Command = {
 
 Runs nats-server with broker/nats.conf, listening on the host and port of --nats.`,
   async run(flags: FlagValues) {
-    const config = loadConfig(flags);
-    const running = await runBroker(config);
-    await untilSignal();
+    const signal = untilSignal();
+    const running = await runBroker(loadConfig(flags));
+    await signal;
     await running.stop();
     return 0;
   },
@@ -80,7 +88,7 @@ export const prime: Command = {
   summary: "start only the prime control node (the broker must be running)",
   usage: "Usage: chorus prime [options]",
   async run(flags: FlagValues) {
-    return runControl(new Prime(loadConfig(flags)));
+    return runControl(new Prime(loadConfig(flags)), untilSignal());
   },
 };
 
@@ -92,6 +100,6 @@ export const plane: Command = {
 Joins the control plane, spawns nodes on this machine when the prime asks
 (at most --max-load), and stops them when it stops.`,
   async run(flags: FlagValues) {
-    return runControl(new Plane(loadConfig(flags)));
+    return runControl(new Plane(loadConfig(flags)), untilSignal());
   },
 };
