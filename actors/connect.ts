@@ -40,11 +40,21 @@ export async function connectBroker(
       pingInterval: 10_000,
     });
   } catch (err) {
-    throw new ChorusError(
-      "UNAVAILABLE",
-      `cannot reach the broker at ${config.nats}: ${(err as Error).message}`,
-      { cause: err },
-    );
+    const message = (err as Error).message;
+    if (/authoriz|authenticat/i.test(message)) {
+      const hint =
+        role === "actor"
+          ? "set CHORUS_ACTOR_PASSWORD to the broker machine's DATA/actor.secret"
+          : "check CHORUS_LISTENER_PASSWORD";
+      throw new ChorusError(
+        "UNAUTHORIZED",
+        `the broker at ${config.nats} refused the ${role} credentials: ${hint}`,
+        { cause: err },
+      );
+    }
+    throw new ChorusError("UNAVAILABLE", `cannot reach the broker at ${config.nats}: ${message}`, {
+      cause: err,
+    });
   }
   if (log) void logStatus(nc, log);
   return nc;

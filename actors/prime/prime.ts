@@ -15,6 +15,12 @@ import { assignOrder, planesByRoom } from "./placement.js";
 import { Registry } from "./registry.js";
 
 const kindRequest = z.object({ kind: z.enum(spawnableKinds) });
+/** The registry is paged: one reply must stay under the broker's max_payload. */
+export const nodesPageLimit = 1000;
+const nodesPage = z.object({
+  offset: z.number().int().min(0).default(0),
+  limit: z.number().int().min(1).max(nodesPageLimit).default(nodesPageLimit),
+});
 
 export interface Assignment {
   node: NodeView;
@@ -71,7 +77,9 @@ export class Prime {
       clearInterval(sweeper);
       presenceSub.unsubscribe();
     });
-    actor.serve(subjects.primeNodes, z.object({}), () => this.registry.list());
+    actor.serve(subjects.primeNodes, nodesPage, ({ offset, limit }) =>
+      this.registry.list().slice(offset, offset + limit),
+    );
     actor.serve(subjects.primeSpawn, kindRequest, async (req) =>
       this.view(await this.place(req.kind)),
     );

@@ -1,11 +1,9 @@
 /** `chorus nodes`: the registry as the prime sees it. */
 import { loadConfig } from "../../actors/config.js";
 import { connectBroker } from "../../actors/connect.js";
-import { call } from "../../actors/endpoint.js";
-import type { NodeView } from "../../actors/presence.js";
-import { subjects } from "../../actors/subjects.js";
 import type { Command } from "../command.js";
 import { json, seconds, table } from "../output.js";
+import { listNodes } from "../registry.js";
 
 export const nodes: Command = {
   name: "nodes",
@@ -20,7 +18,7 @@ Prints id, kind, owner, host, load/capacity and age of every node.`,
       reconnect: false,
     });
     try {
-      const list = await call<NodeView[]>(nc, subjects.primeNodes, {});
+      const list = await listNodes(nc);
       if (flags.json) {
         process.stdout.write(json(list));
       } else {

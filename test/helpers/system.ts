@@ -12,9 +12,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultConfig, type ChorusConfig } from "../../actors/config.js";
 import { connectBroker, type BrokerRole } from "../../actors/connect.js";
-import { call } from "../../actors/endpoint.js";
+import { listNodes } from "../../client/registry.js";
 import type { NodeView } from "../../actors/presence.js";
-import { subjects } from "../../actors/subjects.js";
 import { startBroker, type Broker } from "../../broker/server.js";
 import { pidAlive, waitFor } from "./wait.js";
 
@@ -136,7 +135,7 @@ export class TestSystem {
   }
 
   async nodes(nc: NatsConnection): Promise<NodeView[]> {
-    return call<NodeView[]>(nc, subjects.primeNodes, {}, 2000);
+    return listNodes(nc, 2000);
   }
 
   private async nodesOrEmpty(nc: NatsConnection): Promise<NodeView[]> {

@@ -1,0 +1,20 @@
+/** Reading the prime's registry, page by page. */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { call } from "../actors/endpoint.js";
+import type { NodeView } from "../actors/presence.js";
+import { nodesPageLimit } from "../actors/prime/prime.js";
+import { subjects } from "../actors/subjects.js";
+
+export async function listNodes(nc: NatsConnection, timeoutMs = 3000): Promise<NodeView[]> {
+  const all: NodeView[] = [];
+  for (;;) {
+    const page = await call<NodeView[]>(
+      nc,
+      subjects.primeNodes,
+      { offset: all.length, limit: nodesPageLimit },
+      timeoutMs,
+    );
+    all.push(...page);
+    if (page.length < nodesPageLimit) return all;
+  }
+}
