@@ -1,0 +1,169 @@
+/**
+ * The playback clock: moves audio from the jitter buffer to the output at
+ * real-time pace, whatever the output (a sound card paces itself, a WAV file
+ * or silence would not), so position, pause and seek mean the same
+ * everywhere. A small lead keeps a sound card fed across event-loop stalls.
+ */
+import { JitterBuffer } from "./jitter.js";
+import { bytesPerSecond, bytesToSeconds, type PcmFormat, wholeFrames } from "./format.js";
+import type { AudioSink } from "./output.js";
+
+export interface PlaybackOptions {
+  /** Audio written ahead of the clock. */
+  leadMs: number;
+  tickMs: number;
+}
+
+export const defaultPlayback: PlaybackOptions = { leadMs: 40, tickMs: 10 };
+
+export interface PlaybackEvents {
+  /** The first bytes of this playback reached the output. */
+  firstSample?(): void;
+  /** The song's last byte reached the output. */
+  ended?(): void;
+  /** The output failed (a closed pipe, a full disk). */
+  failed?(err: Error): void;
+}
+
+export type PlaybackState = "buffering" | "playing" | "paused" | "ended" | "stopped" | "failed";
+
+export class Playback {
+  private timer?: NodeJS.Timeout;
+  private writing = false;
+  private paused = false;
+  private stopped = false;
+  private done = false;
+  private failure?: Error;
+  /** Clock origin (ms) and bytes written since; undefined while not running. */
+  private clockStart?: number;
+  private clockBytes = 0;
+  private firstSeen = false;
+  private readonly bps: number;
+  bytesWritten = 0;
+
+  constructor(
+    readonly buffer: JitterBuffer,
+    private readonly sink: AudioSink,
+    readonly format: PcmFormat,
+    private readonly events: PlaybackEvents = {},
+    private readonly options: PlaybackOptions = defaultPlayback,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.bps = bytesPerSecond(format);
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** New data arrived: play it now rather than at the next tick. */
+  kick(): void {
+    if (!this.writing && !this.paused && !this.stopped && this.clockStart === undefined) {
+      this.schedule(0);
+    }
+  }
+
+  /** The buffer was reset (a seek): restart the clock when data comes. */
+  rebase(): void {
+    this.clockStart = undefined;
+    this.kick();
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.clockStart = undefined;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.schedule(0);
+  }
+
+  /** Stop for good; the sink is closed (a WAV file gets its sizes). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.closeSink();
+  }
+
+  private sinkClosed = false;
+  private async closeSink(): Promise<void> {
+    if (this.sinkClosed) return;
+    this.sinkClosed = true;
+    await this.sink.close();
+  }
+
+  /** Song position in seconds: the next byte to be written. */
+  get position(): number {
+    return bytesToSeconds(this.format, this.buffer.offset);
+  }
+
+  get state(): PlaybackState {
+    if (this.failure) return "failed";
+    if (this.stopped) return "stopped";
+    if (this.done) return "ended";
+    if (this.paused) return "paused";
+    return this.clockStart === undefined ? "buffering" : "playing";
+  }
+
+  private schedule(delay: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delay);
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = undefined;
+    if (this.writing || this.stopped || this.paused || this.done || this.failure) return;
+    this.writing = true;
+    try {
+      await this.step();
+    } catch (err) {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      this.events.failed?.(this.failure);
+      return;
+    } finally {
+      this.writing = false;
+    }
+    if (!this.stopped && !this.paused && !this.done) this.schedule(this.options.tickMs);
+  }
+
+  private async step(): Promise<void> {
+    const now = this.now();
+    if (this.clockStart === undefined) {
+      if (!this.buffer.ready()) {
+        if (this.buffer.state === "ended") await this.finish();
+        return;
+      }
+      this.clockStart = now;
+      this.clockBytes = 0;
+    }
+    const due = ((now - this.clockStart + this.options.leadMs) / 1000) * this.bps;
+    const want = wholeFrames(this.format, Math.floor(due - this.clockBytes));
+    if (want <= 0) return;
+    const pcm = this.buffer.read(want);
+    if (pcm.length > 0) {
+      await this.sink.write(pcm);
+      this.clockBytes += pcm.length;
+      this.bytesWritten += pcm.length;
+      if (!this.firstSeen) {
+        this.firstSeen = true;
+        this.events.firstSample?.();
+      }
+    }
+    if (this.buffer.state === "ended") {
+      await this.finish();
+    } else if (pcm.length < want && this.buffer.state === "starved") {
+      // Ran dry: the clock waits for the buffer to refill.
+      this.clockStart = undefined;
+    }
+  }
+
+  private async finish(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.closeSink();
+    this.events.ended?.();
+  }
+}
