@@ -1,7 +1,55 @@
-/** The auth node (issue 3 fills this in): for now it only idles out. */
+/**
+ * The auth node: opens its machine's users file, follows user events, and
+ * serves login / beat / logout / verify on `chorus.auth.<id>.*`. Its load is
+ * its live sessions; it stops itself once it has had none for `idleMs`.
+ */
 import type { Actor } from "../actor.js";
+import { actorPasswordOf } from "../identity.js";
+import { subjects } from "../subjects.js";
+import { loginRequestSchema, maxLoginBody, sessionRequestSchema } from "./protocol.js";
+import { EventKey } from "./seal.js";
+import { AuthService } from "./service.js";
+import { UserSync } from "./sync.js";
+import { UserStore, usersFile } from "./users.js";
 
 export async function startAuthNode(actor: Actor): Promise<void> {
+  const store = await UserStore.open(usersFile(actor.config));
+  actor.onStop(() => store.close());
   await actor.start();
+
+  const sync = new UserSync(
+    actor.nc,
+    store,
+    new EventKey(actorPasswordOf(actor.config)),
+    actor.log.child("users"),
+  );
+  actor.onStop(() => sync.stop());
+  const ready = sync.start().catch((err: unknown) => {
+    actor.log.error("cannot follow user events; serving local users only", {
+      error: String(err),
+    });
+  });
+
+  const service = new AuthService(actor, store, ready);
+  const small = { maxBody: 1024 };
+  actor.serve(subjects.authLogin(actor.id), loginRequestSchema, (req) => service.login(req), {
+    maxBody: maxLoginBody,
+  });
+  actor.serve(subjects.authBeat(actor.id), sessionRequestSchema, (req) => service.beat(req), small);
+  actor.serve(
+    subjects.authLogout(actor.id),
+    sessionRequestSchema,
+    (req) => service.logout(req),
+    small,
+  );
+  actor.serve(
+    subjects.authVerify(actor.id),
+    sessionRequestSchema,
+    (req) => service.verify(req),
+    small,
+  );
+
+  const sweeper = setInterval(() => service.sweep(), Math.max(20, actor.config.heartbeatMs / 2));
+  actor.onStop(() => clearInterval(sweeper));
   actor.enableIdleShutdown();
 }

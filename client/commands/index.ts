@@ -4,5 +4,15 @@ import { monitor } from "./monitor.js";
 import { nodes } from "./nodes.js";
 import { broker, plane, prime, up } from "./services.js";
 import { subjectsCommand } from "./subjects.js";
+import { userAdd } from "./user.js";
 
-export const commands: Command[] = [up, broker, prime, plane, nodes, monitor, subjectsCommand];
+export const commands: Command[] = [
+  up,
+  broker,
+  prime,
+  plane,
+  nodes,
+  monitor,
+  subjectsCommand,
+  userAdd,
+];

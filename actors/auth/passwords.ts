@@ -1,0 +1,83 @@
+/**
+ * Password hashing with argon2id, and a limit on how many hashes run at once.
+ *
+ * Parameters: m = 19 MiB, t = 2, p = 1 — OWASP's minimum for argon2id, chosen
+ * because every login waits for one hash and this machine kind is small. The
+ * parameters travel inside each stored hash, so raising them later only needs
+ * new hashes (`needsRehash` tells which).
+ *
+ * argon2 runs on libuv's thread pool (4 threads by default, shared with file
+ * and DNS work). Unthrottled, a burst of logins would queue behind each other
+ * there and starve everything else; `HashLimiter` lets a few hashes run and a
+ * bounded number wait, and refuses the rest with RATE_LIMITED at once.
+ */
+import argon2 from "argon2";
+import { cpus } from "node:os";
+import { ChorusError } from "../errors.js";
+
+export const hashOptions = {
+  type: argon2.argon2id,
+  memoryCost: 19 * 1024,
+  timeCost: 2,
+  parallelism: 1,
+} as const;
+
+export const minPasswordLength = 8;
+export const maxPasswordLength = 1024;
+
+export function hashPassword(password: string): Promise<string> {
+  return argon2.hash(password, hashOptions);
+}
+
+/** A hash of a random password: unknown users are checked against it, so they cost the same. */
+let decoy: Promise<string> | undefined;
+function decoyHash(): Promise<string> {
+  decoy ??= hashPassword(`decoy-${Math.random()}-${Date.now()}`);
+  return decoy;
+}
+
+/** True when `password` matches `hash`; with no hash (unknown user) the work is the same and the answer false. */
+export async function verifyPassword(hash: string | undefined, password: string): Promise<boolean> {
+  const digest = hash ?? (await decoyHash());
+  try {
+    const ok = await argon2.verify(digest, password);
+    return ok && hash !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/** Hashes that may run at once: the thread pool minus one thread left for other work, at most the cores. */
+export function defaultHashConcurrency(): number {
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  return Math.max(1, Math.min(cpus().length, pool - 1));
+}
+
+export class HashLimiter {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(
+    readonly concurrency = defaultHashConcurrency(),
+    readonly maxWaiting = 64,
+  ) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.concurrency) {
+      if (this.waiting.length >= this.maxWaiting) {
+        throw new ChorusError("RATE_LIMITED", "auth node is busy; try again shortly");
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.running++;
+    }
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      // Hand the slot straight to the next waiter; otherwise free it.
+      if (next) next();
+      else this.running--;
+    }
+  }
+}

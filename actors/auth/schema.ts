@@ -1,0 +1,80 @@
+/**
+ * The users table: its TypeORM entity (an EntitySchema with explicit column
+ * types, so no decorator metadata is needed) and its migrations.
+ *
+ * Migrations are written to be safe when two auth nodes of one machine open
+ * a fresh file at the same moment: `IF NOT EXISTS` / `INSERT OR IGNORE`.
+ */
+import { EntitySchema, type MigrationInterface, type QueryRunner } from "typeorm";
+import { userKey } from "./names.js";
+import { hashPassword } from "./passwords.js";
+
+export interface UserRow {
+  /** The lookup key: the NFC, case-folded name (see names.ts). */
+  key: string;
+  /** The name as it was first given (shown to people). */
+  name: string;
+  /** argon2id hash in PHC format (parameters included). */
+  hash: string;
+  /** Milliseconds since the epoch; the newest version of a user wins everywhere. */
+  updatedAt: number;
+  /** The host id of the machine where this version was made. */
+  origin: string;
+}
+
+export const UserEntity = new EntitySchema<UserRow>({
+  name: "User",
+  tableName: "users",
+  columns: {
+    key: { type: "text", primary: true },
+    name: { type: "text" },
+    hash: { type: "text" },
+    updatedAt: { type: "integer", name: "updated_at" },
+    origin: { type: "text" },
+  },
+});
+
+export class CreateUsers1764000000000 implements MigrationInterface {
+  name = "CreateUsers1764000000000";
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(
+      `CREATE TABLE IF NOT EXISTS "users" (
+        "key" text PRIMARY KEY NOT NULL,
+        "name" text NOT NULL,
+        "hash" text NOT NULL,
+        "updated_at" integer NOT NULL,
+        "origin" text NOT NULL
+      )`,
+    );
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query(`DROP TABLE "users"`);
+  }
+}
+
+/** The original system's demo users, on a fresh install only. */
+export const demoUsers = ["Someone", "AnotherUser", "FinalUser"] as const;
+export const demoPassword = "password123";
+
+export class SeedDemoUsers1764000000001 implements MigrationInterface {
+  name = "SeedDemoUsers1764000000001";
+
+  async up(runner: QueryRunner): Promise<void> {
+    for (const name of demoUsers) {
+      // updated_at 0: any user made later, anywhere, wins over a demo seed.
+      await runner.query(
+        `INSERT OR IGNORE INTO "users" ("key", "name", "hash", "updated_at", "origin")
+         VALUES (?, ?, ?, 0, 'seed')`,
+        [userKey(name), name, await hashPassword(demoPassword)],
+      );
+    }
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query(`DELETE FROM "users" WHERE "origin" = 'seed'`);
+  }
+}
+
+export const migrations = [CreateUsers1764000000000, SeedDemoUsers1764000000001];

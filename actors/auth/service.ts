@@ -1,0 +1,107 @@
+/**
+ * What an auth node does, independent of how requests reach it: log users in
+ * (one slot of capacity each), keep sessions alive on heartbeats, end them,
+ * and tell file nodes whether a session is alive.
+ */
+import type { Actor } from "../actor.js";
+import { ChorusError } from "../errors.js";
+import { checkUserName, userKey } from "./names.js";
+import { HashLimiter, verifyPassword } from "./passwords.js";
+import {
+  tokenAad,
+  type BeatReply,
+  type LoginReply,
+  type LoginRequest,
+  type SessionRequest,
+  type VerifyReply,
+} from "./protocol.js";
+import { checkPublicKey, sealTo } from "./seal.js";
+import { SessionTable } from "./sessions.js";
+import { FailureThrottle } from "./throttle.js";
+import type { UserStore } from "./users.js";
+
+export class AuthService {
+  readonly sessions: SessionTable;
+  private readonly throttle = new FailureThrottle();
+  private readonly limiter = new HashLimiter();
+  /** Logins between their slot check and their session (they hold a slot meanwhile). */
+  private pending = 0;
+
+  constructor(
+    private readonly actor: Actor,
+    private readonly store: UserStore,
+    /** Resolves once the node has caught up with user events (logins wait for it). */
+    private readonly ready: Promise<void>,
+  ) {
+    const { heartbeatMs, missedBeats } = actor.config;
+    this.sessions = new SessionTable(heartbeatMs * missedBeats);
+    actor.setLoad(() => this.sessions.size + this.pending);
+  }
+
+  async login(req: LoginRequest): Promise<LoginReply> {
+    const actor = this.actor;
+    if (actor.isStopping()) throw new ChorusError("UNAVAILABLE", "auth node is stopping");
+    const key = userKey(checkUserName(req.user));
+    checkPublicKey(req.publicKey);
+    this.throttle.check(key);
+    const claimed = actor.consumeClaim(req.claim);
+    if (!claimed && actor.load() >= actor.capacity) {
+      throw new ChorusError("NO_ROOM", "auth node is full: ask the prime for another");
+    }
+    this.pending++;
+    try {
+      await this.ready;
+      const row = await this.store.find(key);
+      const ok = await this.limiter.run(() => verifyPassword(row?.hash, req.password));
+      if (!ok || !row) {
+        this.throttle.fail(key);
+        actor.log.info("login refused");
+        throw new ChorusError("UNAUTHORIZED", "wrong user name or password");
+      }
+      this.throttle.succeed(key);
+      const { session, token } = this.sessions.open(key, row.name);
+      try {
+        const sealed = sealTo(req.publicKey, token, tokenAad(actor.id, session.id));
+        actor.log.info("logged in", { user: row.name, session: session.id });
+        return {
+          sessionId: session.id,
+          user: row.name,
+          sealed,
+          beatMs: actor.config.heartbeatMs,
+          expiresAfterMs: this.sessions.expiresAfterMs,
+        };
+      } catch (err) {
+        this.sessions.drop(session.id);
+        throw err;
+      }
+    } finally {
+      this.pending--;
+      actor.beat();
+    }
+  }
+
+  beat(req: SessionRequest): BeatReply {
+    this.sessions.beat(req.sessionId, req.token);
+    return { expiresAfterMs: this.sessions.expiresAfterMs };
+  }
+
+  logout(req: SessionRequest): Record<string, never> {
+    const session = this.sessions.close(req.sessionId, req.token);
+    this.actor.log.info("logged out", { user: session.user, session: session.id });
+    this.actor.beat();
+    return {};
+  }
+
+  verify(req: SessionRequest): VerifyReply {
+    return { user: this.sessions.check(req.sessionId, req.token).user };
+  }
+
+  /** End sessions whose beats stopped; publish the lower load at once. */
+  sweep(): void {
+    const ended = this.sessions.sweep();
+    if (ended > 0) {
+      this.actor.log.info("sessions expired", { count: ended });
+      this.actor.beat();
+    }
+  }
+}

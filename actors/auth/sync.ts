@@ -1,0 +1,134 @@
+/**
+ * Keeping every machine's users in step. SQLite is the system of record; the
+ * CHORUS_USERS stream carries user versions between machines:
+ *
+ * - `chorus user add` writes the user to its machine's file, then publishes it.
+ * - Every auth node follows the stream (an ordered consumer from the start)
+ *   and applies each version to its machine's file (idempotent upsert; the
+ *   newest version wins), so a new user can log in anywhere within moments.
+ * - After catching up, a node republishes every local user the stream lacks
+ *   or holds an older version of: the stream is rebuilt from the files if the
+ *   broker lost it (nats-server 2.9 may lose acknowledged writes).
+ */
+import {
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerMessages,
+} from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "../log.js";
+import { subjects } from "../subjects.js";
+import { decodeUserEvent, encodeUserEvent, eventId, usersStream } from "./events.js";
+import type { UserRow } from "./schema.js";
+import type { EventKey } from "./seal.js";
+import { newer, type UserStore } from "./users.js";
+
+/** Create the stream when it does not exist (idempotent: same config). */
+export async function ensureUsersStream(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  try {
+    await jsm.streams.info(usersStream);
+    return;
+  } catch {
+    // not there yet
+  }
+  await jsm.streams.add({
+    name: usersStream,
+    subjects: [subjects.userEvents],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_msgs: 1_000_000,
+    max_bytes: 1024 ** 3,
+    num_replicas: 1,
+  });
+}
+
+/** Publish one user version; resolves once the broker stored it. */
+export async function publishUser(nc: NatsConnection, key: EventKey, row: UserRow): Promise<void> {
+  await jetstream(nc).publish(subjects.userEvents, encodeUserEvent(key, row), {
+    msgID: eventId(row),
+    timeout: 3000,
+  });
+}
+
+export class UserSync {
+  /** The newest version of each user seen in the stream. */
+  private readonly seen = new Map<string, UserRow>();
+  private messages?: ConsumerMessages;
+  private stopped = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly store: UserStore,
+    private readonly key: EventKey,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Follow the stream; resolves once every event that was in it at the start
+   * has been applied (or after `catchUpMs`, when it keeps following anyway).
+   */
+  async start(catchUpMs = 5000): Promise<void> {
+    await ensureUsersStream(this.nc);
+    const jsm = await jetstreamManager(this.nc);
+    const lastSeq = (await jsm.streams.info(usersStream)).state.last_seq;
+    const consumer = await jetstream(this.nc).consumers.get(usersStream);
+    this.messages = await consumer.consume();
+    let caughtUp!: () => void;
+    const done = new Promise<void>((resolve) => (caughtUp = resolve));
+    if (lastSeq === 0) caughtUp();
+    void (async () => {
+      for await (const msg of this.messages!) {
+        try {
+          await this.apply(msg.data);
+        } catch (err) {
+          this.log.warn("cannot apply user event", { seq: msg.seq, error: String(err) });
+        }
+        if (msg.seq >= lastSeq) caughtUp();
+      }
+    })().catch((err: unknown) => {
+      if (!this.stopped) this.log.warn("user events stopped", { error: String(err) });
+    });
+    const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), catchUpMs));
+    const complete = await Promise.race([done.then(() => true), timer]);
+    if (!complete) this.log.warn("user events not caught up in time; following on", { lastSeq });
+    else await this.republish();
+  }
+
+  private async apply(data: Uint8Array): Promise<void> {
+    const row = decodeUserEvent(this.key, data);
+    if (!row) {
+      this.log.warn("ignored a user event that does not open (other key or malformed)");
+      return;
+    }
+    const known = this.seen.get(row.key);
+    if (!known || newer(row, known)) this.seen.set(row.key, row);
+    if (await this.store.upsert(row)) this.log.debug("user updated", { origin: row.origin });
+  }
+
+  /** Publish every local user the stream lacks or holds an older version of. */
+  private async republish(): Promise<void> {
+    let count = 0;
+    for (const row of await this.store.all()) {
+      const inStream = this.seen.get(row.key);
+      if (inStream && !newer(row, inStream)) continue;
+      try {
+        await publishUser(this.nc, this.key, row);
+        count++;
+      } catch (err) {
+        this.log.warn("cannot republish a user", { error: String(err) });
+        return;
+      }
+    }
+    if (count) this.log.info("republished users missing from the stream", { count });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.messages?.close();
+  }
+}

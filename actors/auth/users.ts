@@ -1,0 +1,94 @@
+/**
+ * The users of one machine: a SQLite file (`DATA/auth/users.sqlite`) opened
+ * through TypeORM, shared by every auth node of that machine and by
+ * `chorus user add`. WAL lets readers and one writer work at once, the busy
+ * timeout makes concurrent writers wait instead of failing, and FULL sync
+ * makes a committed user survive a killed process.
+ */
+import path from "node:path";
+import { DataSource, type Repository } from "typeorm";
+import type { ChorusConfig } from "../config.js";
+import { migrations, UserEntity, type UserRow } from "./schema.js";
+
+export function usersFile(config: ChorusConfig): string {
+  return path.join(config.data, "auth", "users.sqlite");
+}
+
+/** True when `a` is a newer version of a user than `b` (ties broken by hash, so every node agrees). */
+export function newer(
+  a: Pick<UserRow, "updatedAt" | "hash">,
+  b: Pick<UserRow, "updatedAt" | "hash">,
+): boolean {
+  return a.updatedAt > b.updatedAt || (a.updatedAt === b.updatedAt && a.hash > b.hash);
+}
+
+export class UserStore {
+  private constructor(
+    private readonly db: DataSource,
+    private readonly repo: Repository<UserRow>,
+  ) {}
+
+  static async open(file: string): Promise<UserStore> {
+    const db = new DataSource({
+      type: "better-sqlite3",
+      database: file,
+      entities: [UserEntity],
+      migrations,
+      migrationsTransactionMode: "each",
+      synchronize: false,
+      enableWAL: true,
+      timeout: 10_000,
+      prepareDatabase: (raw: { pragma(source: string): unknown }) => {
+        raw.pragma("synchronous = FULL");
+      },
+    });
+    await db.initialize();
+    // Two nodes migrating a fresh file at once: the loser's run fails on the
+    // migrations table; the migrations themselves are idempotent, so retry.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await db.runMigrations();
+        break;
+      } catch (err) {
+        if (attempt >= 5) {
+          await db.destroy();
+          throw err;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
+    }
+    return new UserStore(db, db.getRepository(UserEntity));
+  }
+
+  async find(key: string): Promise<UserRow | undefined> {
+    return (await this.repo.findOneBy({ key })) ?? undefined;
+  }
+
+  async all(): Promise<UserRow[]> {
+    return this.repo.find({ order: { key: "ASC" } });
+  }
+
+  /**
+   * Store `row` unless the file already holds the same or a newer version of
+   * that user. Idempotent, and safe with several writers: one statement.
+   * Resolves true when the file now holds exactly `row`.
+   */
+  async upsert(row: UserRow): Promise<boolean> {
+    await this.db.query(
+      `INSERT INTO "users" ("key", "name", "hash", "updated_at", "origin")
+       VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT ("key") DO UPDATE SET
+         "name" = excluded."name", "hash" = excluded."hash",
+         "updated_at" = excluded."updated_at", "origin" = excluded."origin"
+       WHERE excluded."updated_at" > "users"."updated_at"
+          OR (excluded."updated_at" = "users"."updated_at" AND excluded."hash" > "users"."hash")`,
+      [row.key, row.name, row.hash, row.updatedAt, row.origin],
+    );
+    const now = await this.find(row.key);
+    return now?.hash === row.hash && now.updatedAt === row.updatedAt;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.isInitialized) await this.db.destroy();
+  }
+}

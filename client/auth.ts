@@ -1,0 +1,200 @@
+/**
+ * The client half of the auth protocol (see actors/auth/protocol.ts): ask the
+ * prime for an auth node, log in there, keep the session alive with
+ * heartbeats, log out.
+ *
+ *   const session = await UserSession.login(nc, "Someone", password, {
+ *     onExpired: (err) => ...,   // the session is gone: log in again
+ *   });
+ *   session.credentials()        // {sessionId, token} for file nodes' requests
+ *   await session.logout();
+ *
+ * The token reaches the client sealed to a key pair made for this login, so
+ * other listeners reading reply inboxes cannot learn it.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { call } from "../actors/endpoint.js";
+import { ChorusError } from "../actors/errors.js";
+import type { NodeView } from "../actors/presence.js";
+import { subjects } from "../actors/subjects.js";
+import {
+  loginReplySchema,
+  tokenAad,
+  type BeatReply,
+  type LoginRequest,
+  type SessionRequest,
+} from "../actors/auth/protocol.js";
+import { newEphemeralKey, openSealed } from "../actors/auth/seal.js";
+
+export interface LoginOptions {
+  /** Called once when the session ends other than by logout(): expired, node gone. */
+  onExpired?: (reason: ChorusError) => void;
+  /** Send heartbeats (default true). */
+  heartbeats?: boolean;
+  /** Timeout of the assign and login requests (default 20 s: the prime may spawn a node). */
+  timeoutMs?: number;
+}
+
+export class UserSession {
+  private timer?: NodeJS.Timeout;
+  private ended = false;
+  private lastOk = Date.now();
+  private beating = false;
+  private expiredHandlers: Array<(reason: ChorusError) => void> = [];
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    /** The auth node holding this session. */
+    readonly authNode: string,
+    readonly sessionId: string,
+    /** The session token: a secret, never log it. */
+    readonly token: string,
+    /** The user's name as stored (its original spelling). */
+    readonly user: string,
+    readonly beatMs: number,
+    readonly expiresAfterMs: number,
+  ) {}
+
+  /** Ask the prime for an auth node with room, log in there, start heartbeats. */
+  static async login(
+    nc: NatsConnection,
+    user: string,
+    password: string,
+    options: LoginOptions = {},
+  ): Promise<UserSession> {
+    const timeoutMs = options.timeoutMs ?? 20_000;
+    const { node, claim } = await call<{ node: NodeView; claim: string }>(
+      nc,
+      subjects.primeAssign,
+      { kind: "auth" },
+      timeoutMs,
+    );
+    return UserSession.loginAt(nc, node.id, user, password, { ...options, claim });
+  }
+
+  /** Log in at a known auth node (with a claim from the prime, or where it has room). */
+  static async loginAt(
+    nc: NatsConnection,
+    authNode: string,
+    user: string,
+    password: string,
+    options: LoginOptions & { claim?: string } = {},
+  ): Promise<UserSession> {
+    const key = newEphemeralKey();
+    const request: LoginRequest = {
+      user,
+      password,
+      publicKey: key.publicKey,
+      claim: options.claim,
+    };
+    const raw = await call<unknown>(
+      nc,
+      subjects.authLogin(authNode),
+      request,
+      options.timeoutMs ?? 20_000,
+    );
+    const parsed = loginReplySchema.safeParse(raw);
+    if (!parsed.success) throw new ChorusError("INTERNAL", "malformed login reply");
+    const reply = parsed.data;
+    const token = openSealed(key, reply.sealed, tokenAad(authNode, reply.sessionId));
+    const session = new UserSession(
+      nc,
+      authNode,
+      reply.sessionId,
+      token,
+      reply.user,
+      reply.beatMs,
+      reply.expiresAfterMs,
+    );
+    if (options.onExpired) session.onExpired(options.onExpired);
+    if (options.heartbeats ?? true) session.startHeartbeats();
+    return session;
+  }
+
+  /** What file nodes' requests carry to prove the session. */
+  credentials(): SessionRequest {
+    return { sessionId: this.sessionId, token: this.token };
+  }
+
+  /** False once the session has ended (logout, expiry, node gone). */
+  get alive(): boolean {
+    return !this.ended;
+  }
+
+  onExpired(handler: (reason: ChorusError) => void): void {
+    this.expiredHandlers.push(handler);
+  }
+
+  /** One heartbeat now; throws UNAUTHORIZED when the session is gone. */
+  async beat(): Promise<BeatReply> {
+    return call<BeatReply>(
+      this.nc,
+      subjects.authBeat(this.authNode),
+      this.credentials(),
+      Math.max(500, this.beatMs * 2),
+    );
+  }
+
+  startHeartbeats(): void {
+    if (this.timer || this.ended) return;
+    this.lastOk = Date.now();
+    this.timer = setInterval(() => void this.tick(), this.beatMs);
+    // Heartbeats alone do not keep a process running.
+    this.timer.unref();
+  }
+
+  stopHeartbeats(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.beating || this.ended) return;
+    this.beating = true;
+    try {
+      await this.beat();
+      this.lastOk = Date.now();
+    } catch (err) {
+      const error = err instanceof ChorusError ? err : new ChorusError("UNAVAILABLE", String(err));
+      // The node answered "gone", or nobody answers there, or beats have
+      // failed for longer than the node keeps a session: it is over.
+      if (
+        error.code === "UNAUTHORIZED" ||
+        error.code === "UNAVAILABLE" ||
+        Date.now() - this.lastOk > this.expiresAfterMs
+      ) {
+        this.end(error);
+      }
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private end(reason: ChorusError): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopHeartbeats();
+    for (const handler of this.expiredHandlers) {
+      try {
+        handler(reason);
+      } catch {
+        // a handler's failure must not stop the others
+      }
+    }
+  }
+
+  /** End the session at its node. Resolves even when the session had already ended there. */
+  async logout(): Promise<void> {
+    this.stopHeartbeats();
+    const wasEnded = this.ended;
+    this.ended = true;
+    if (wasEnded) return;
+    try {
+      await call(this.nc, subjects.authLogout(this.authNode), this.credentials(), 3000);
+    } catch (err) {
+      if (!(err instanceof ChorusError && ["UNAUTHORIZED", "UNAVAILABLE"].includes(err.code))) {
+        throw err;
+      }
+    }
+  }
+}

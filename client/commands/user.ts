@@ -1,0 +1,159 @@
+/**
+ * `chorus user add NAME`: add a user on this machine and announce it to
+ * every other. The password is hashed here (argon2id), so it never travels;
+ * the user is written to this machine's users file (the system of record),
+ * then published as a user event that every auth node applies within moments.
+ */
+import { loadConfig } from "../../actors/config.js";
+import { connectBroker } from "../../actors/connect.js";
+import { ChorusError } from "../../actors/errors.js";
+import { actorPasswordOf, hostIdOf } from "../../actors/identity.js";
+import { createLogger } from "../../actors/log.js";
+import { checkUserName, userKey } from "../../actors/auth/names.js";
+import { hashPassword, maxPasswordLength, minPasswordLength } from "../../actors/auth/passwords.js";
+import { EventKey } from "../../actors/auth/seal.js";
+import { publishUser, UserSync } from "../../actors/auth/sync.js";
+import { UserStore, usersFile } from "../../actors/auth/users.js";
+import type { Command, FlagValues } from "../command.js";
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  try {
+    return strictUtf8.decode(Buffer.concat(chunks)).replace(/\r?\n$/, "");
+  } catch {
+    throw new ChorusError("BAD_REQUEST", "the password on stdin is not valid UTF-8");
+  }
+}
+
+/** Read a line from the terminal without echoing it. */
+function promptHidden(question: string): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    throw new ChorusError(
+      "BAD_REQUEST",
+      "no terminal to ask for a password: use --password-stdin or CHORUS_PASSWORD",
+    );
+  }
+  process.stderr.write(question);
+  stdin.setRawMode(true);
+  stdin.setEncoding("utf8");
+  stdin.resume();
+  return new Promise((resolve, reject) => {
+    let value = "";
+    const finish = (): void => {
+      stdin.off("data", onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write("\n");
+    };
+    const onData = (chunk: string): void => {
+      for (const ch of chunk) {
+        if (ch === "\r" || ch === "\n") {
+          finish();
+          resolve(value);
+          return;
+        }
+        if (ch === "\u0003" || ch === "\u0004") {
+          finish();
+          reject(new ChorusError("BAD_REQUEST", "cancelled"));
+          return;
+        }
+        value = ch === "\u007f" || ch === "\b" ? [...value].slice(0, -1).join("") : value + ch;
+      }
+    };
+    stdin.on("data", onData);
+  });
+}
+
+/**
+ * A password from `--password-stdin`, else CHORUS_PASSWORD, else a prompt
+ * with no echo (asked twice when `confirm`). Never from the command line.
+ */
+export async function readPassword(flags: FlagValues, confirm: boolean): Promise<string> {
+  if (flags["password-stdin"]) return readStdin();
+  const fromEnv = process.env.CHORUS_PASSWORD;
+  if (fromEnv) return fromEnv;
+  const first = await promptHidden("Password: ");
+  if (confirm && (await promptHidden("Password again: ")) !== first) {
+    throw new ChorusError("BAD_REQUEST", "the two passwords differ");
+  }
+  return first;
+}
+
+function checkNewPassword(password: string): void {
+  if ([...password].length < minPasswordLength) {
+    throw new ChorusError(
+      "BAD_REQUEST",
+      `password is shorter than ${minPasswordLength} characters`,
+    );
+  }
+  if (password.length > maxPasswordLength) {
+    throw new ChorusError("BAD_REQUEST", `password is longer than ${maxPasswordLength} characters`);
+  }
+}
+
+export const userAdd: Command = {
+  name: "user add",
+  summary: "add a user (password from a prompt, --password-stdin or CHORUS_PASSWORD)",
+  usage: `Usage: chorus user add NAME [--password-stdin]
+
+Adds a user who can then log in at any auth node, on any machine. The password
+is read from a prompt (not echoed), from stdin with --password-stdin, or from
+CHORUS_PASSWORD; at least ${minPasswordLength} characters. Names are 1-${64} characters, compared
+without regard to case. Needs the actor role (this machine's data folder, or
+CHORUS_ACTOR_PASSWORD).`,
+  options: { "password-stdin": { type: "boolean" } },
+  async run(flags, args) {
+    if (args.length !== 1) {
+      throw new ChorusError("BAD_REQUEST", "give exactly one user name: chorus user add NAME");
+    }
+    const name = checkUserName(args[0] as string);
+    const key = userKey(name);
+    const config = loadConfig(flags);
+    const password = await readPassword(flags, true);
+    checkNewPassword(password);
+
+    const store = await UserStore.open(usersFile(config));
+    try {
+      const eventKey = new EventKey(actorPasswordOf(config));
+      const nc = await connectBroker(config, "actor", "chorus-user-add", undefined, {
+        reconnect: false,
+      }).catch((err: unknown) => {
+        process.stderr.write(
+          `chorus: warning: ${(err as Error).message}; the user is kept on this machine ` +
+            `and reaches the others when an auth node starts here\n`,
+        );
+        return undefined;
+      });
+      try {
+        // Catch up first, so a user added on another machine is known here.
+        if (nc) {
+          const sync = new UserSync(nc, store, eventKey, createLogger("user-add"));
+          await sync.start().catch(() => undefined);
+          await sync.stop();
+        }
+        if (await store.find(key)) {
+          throw new ChorusError("BAD_REQUEST", `user "${name}" already exists`);
+        }
+        const row = {
+          key,
+          name,
+          hash: await hashPassword(password),
+          updatedAt: Date.now(),
+          origin: hostIdOf(config),
+        };
+        await store.upsert(row);
+        if (nc) await publishUser(nc, eventKey, row);
+        process.stdout.write(`added user ${name}\n`);
+        return 0;
+      } finally {
+        await nc?.close();
+      }
+    } finally {
+      await store.close();
+    }
+  },
+};
