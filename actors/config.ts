@@ -39,6 +39,8 @@ export const configSchema = z.object({
   monitorPort: z.number().int().min(0).max(65535),
   /** Other brokers' cluster addresses (host:port) this machine's broker joins. */
   peers: z.array(z.string().min(1)),
+  /** Where this machine's broker accepts cluster routes (only with peers). */
+  clusterListen: z.string().min(1),
 });
 export type ChorusConfig = z.infer<typeof configSchema>;
 
@@ -55,6 +57,7 @@ export const defaultConfig: ChorusConfig = {
   listenerPassword: "listener",
   monitorPort: 8222,
   peers: [],
+  clusterListen: "0.0.0.0:6222",
 };
 
 type Key = keyof ChorusConfig;
@@ -76,6 +79,7 @@ export const settings: ReadonlyArray<{ key: Key; flag?: string; env: string; kin
   { key: "listenerPassword", env: "CHORUS_LISTENER_PASSWORD", kind: "string" },
   { key: "monitorPort", flag: "monitor-port", env: "CHORUS_MONITOR_PORT", kind: "int" },
   { key: "peers", flag: "peers", env: "CHORUS_PEERS", kind: "list" },
+  { key: "clusterListen", flag: "cluster-listen", env: "CHORUS_CLUSTER_LISTEN", kind: "string" },
 ];
 
 /** Flag definitions for node's util.parseArgs, shared by every command. */

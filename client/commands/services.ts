@@ -96,10 +96,18 @@ export const plane: Command = {
   name: "plane",
   summary: "start a plane control node that joins the prime's broker",
   usage: `Usage: chorus plane --nats nats://PRIME-MACHINE:4222 [options]
+       chorus plane --peers PRIME-MACHINE:6222 [options]
 
 Joins the control plane, spawns nodes on this machine when the prime asks
-(at most --max-load), and stops them when it stops.`,
+(at most --max-load), and stops them when it stops. With --peers, it first
+starts this machine's own broker (listening on --nats, default 127.0.0.1:4222)
+joined to the other machines' brokers as a NATS cluster.`,
   async run(flags: FlagValues) {
-    return runControl(new Plane(loadConfig(flags)), untilSignal());
+    const signal = untilSignal();
+    const config = loadConfig(flags);
+    // With peers, this machine runs its own broker joined to theirs.
+    const clustered = config.peers.length > 0 && !(await brokerReachable(config));
+    const broker = clustered ? await runBroker(config) : undefined;
+    return runControl(new Plane(config), signal, broker);
   },
 };
