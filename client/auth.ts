@@ -35,6 +35,26 @@ export interface LoginOptions {
   timeoutMs?: number;
 }
 
+/**
+ * A node the prime has just spawned announces itself a moment before its
+ * login endpoint is subscribed: retry "nobody answers" briefly.
+ */
+async function loginRequest(
+  nc: NatsConnection,
+  authNode: string,
+  request: LoginRequest,
+  timeoutMs: number,
+): Promise<unknown> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call<unknown>(nc, subjects.authLogin(authNode), request, timeoutMs);
+    } catch (err) {
+      if (!(err instanceof ChorusError && err.code === "UNAVAILABLE") || attempt >= 6) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
+}
+
 export class UserSession {
   private timer?: NodeJS.Timeout;
   private ended = false;
@@ -87,12 +107,7 @@ export class UserSession {
       publicKey: key.publicKey,
       claim: options.claim,
     };
-    const raw = await call<unknown>(
-      nc,
-      subjects.authLogin(authNode),
-      request,
-      options.timeoutMs ?? 20_000,
-    );
+    const raw = await loginRequest(nc, authNode, request, options.timeoutMs ?? 20_000);
     const parsed = loginReplySchema.safeParse(raw);
     if (!parsed.success) throw new ChorusError("INTERNAL", "malformed login reply");
     const reply = parsed.data;

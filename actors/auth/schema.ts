@@ -61,13 +61,17 @@ export const demoPassword = "password123";
 export class SeedDemoUsers1764000000001 implements MigrationInterface {
   name = "SeedDemoUsers1764000000001";
 
+  /** Hashing takes a while: hash first, then insert each row on its own, holding no lock meanwhile. */
+  transaction = false;
+
   async up(runner: QueryRunner): Promise<void> {
-    for (const name of demoUsers) {
+    const hashes = await Promise.all(demoUsers.map(() => hashPassword(demoPassword)));
+    for (const [i, name] of demoUsers.entries()) {
       // updated_at 0: any user made later, anywhere, wins over a demo seed.
       await runner.query(
         `INSERT OR IGNORE INTO "users" ("key", "name", "hash", "updated_at", "origin")
          VALUES (?, ?, ?, 0, 'seed')`,
-        [userKey(name), name, await hashPassword(demoPassword)],
+        [userKey(name), name, hashes[i]],
       );
     }
   }

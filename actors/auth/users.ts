@@ -88,6 +88,12 @@ export class UserStore {
     return now?.hash === row.hash && now.updatedAt === row.updatedAt;
   }
 
+  /** SQLite's own consistency check: "ok" when the file is sound. */
+  async integrityCheck(): Promise<string> {
+    const rows = (await this.db.query(`PRAGMA integrity_check`)) as Array<Record<string, string>>;
+    return rows.map((r) => Object.values(r).join(" ")).join("\n");
+  }
+
   async close(): Promise<void> {
     if (this.db.isInitialized) await this.db.destroy();
   }

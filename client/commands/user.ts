@@ -12,8 +12,6 @@ import { createLogger } from "../../actors/log.js";
 import { checkUserName, userKey } from "../../actors/auth/names.js";
 import { hashPassword, maxPasswordLength, minPasswordLength } from "../../actors/auth/passwords.js";
 import { EventKey } from "../../actors/auth/seal.js";
-import { publishUser, UserSync } from "../../actors/auth/sync.js";
-import { UserStore, usersFile } from "../../actors/auth/users.js";
 import type { Command, FlagValues } from "../command.js";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -116,6 +114,9 @@ CHORUS_ACTOR_PASSWORD).`,
     const password = await readPassword(flags, true);
     checkNewPassword(password);
 
+    // Loaded here, not at start: TypeORM and JetStream cost every other command time.
+    const { UserStore, usersFile } = await import("../../actors/auth/users.js");
+    const { publishUser, UserSync } = await import("../../actors/auth/sync.js");
     const store = await UserStore.open(usersFile(config));
     try {
       const eventKey = new EventKey(actorPasswordOf(config));
