@@ -19,6 +19,8 @@ export const defaultPlayback: PlaybackOptions = { leadMs: 40, tickMs: 10 };
 export interface PlaybackEvents {
   /** The first bytes of this playback reached the output. */
   firstSample?(): void;
+  /** Bytes that reached the output, and the song offset they start at (P2P relays them). */
+  played?(pcm: Uint8Array, byte: number): void;
   /** The song's last byte reached the output. */
   ended?(): void;
   /** The output failed (a closed pipe, a full disk). */
@@ -40,6 +42,8 @@ export class Playback {
   private firstSeen = false;
   private readonly bps: number;
   bytesWritten = 0;
+  /** Stop at this song byte offset (`chorus play --for`), as if the song ended there. */
+  endByte?: number;
 
   constructor(
     readonly buffer: JitterBuffer,
@@ -140,11 +144,20 @@ export class Playback {
       this.clockBytes = 0;
     }
     const due = ((now - this.clockStart + this.options.leadMs) / 1000) * this.bps;
-    const want = wholeFrames(this.format, Math.floor(due - this.clockBytes));
+    let want = wholeFrames(this.format, Math.floor(due - this.clockBytes));
+    if (this.endByte !== undefined) {
+      want = Math.min(want, this.endByte - this.buffer.offset);
+      if (want <= 0) {
+        await this.finish();
+        return;
+      }
+    }
     if (want <= 0) return;
     const pcm = this.buffer.read(want);
     if (pcm.length > 0) {
+      const at = this.buffer.offset - pcm.length;
       await this.sink.write(pcm);
+      this.events.played?.(pcm, at);
       this.clockBytes += pcm.length;
       this.bytesWritten += pcm.length;
       if (!this.firstSeen) {
@@ -152,7 +165,10 @@ export class Playback {
         this.events.firstSample?.();
       }
     }
-    if (this.buffer.state === "ended") {
+    if (
+      this.buffer.state === "ended" ||
+      (this.endByte !== undefined && this.buffer.offset >= this.endByte)
+    ) {
       await this.finish();
     } else if (pcm.length < want && this.buffer.state === "starved") {
       // Ran dry: the clock waits for the buffer to refill.

@@ -1,0 +1,586 @@
+/**
+ * The player library: everything a listener does, for the screen, the
+ * commands and the benchmarks. It logs in through the prime and keeps the
+ * session beating, finds a source (a file node), lists songs, plays through
+ * the jitter buffer and the real-time clock into an output, pauses, resumes,
+ * seeks, stops — and when the broker restarts, the session ends or the node
+ * dies, it logs in again / finds another node and carries on from the byte it
+ * had, keeping what it had buffered. Closing it logs out.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { ChorusConfig } from "../actors/config.js";
+import { connectBroker } from "../actors/connect.js";
+import { ChorusError } from "../actors/errors.js";
+import {
+  bytesPerSecond,
+  bytesToSeconds,
+  describeFormat,
+  frameBytes,
+  secondsToBytes,
+} from "./audio/format.js";
+import type { PcmFormat } from "./audio/format.js";
+import { JitterBuffer, type JitterOptions } from "./audio/jitter.js";
+import type { AudioOutput } from "./audio/output.js";
+import { defaultPlayback, Playback, type PlaybackOptions } from "./audio/playback.js";
+import { UserSession } from "./auth.js";
+import type { Credentials } from "./credentials.js";
+import type { NowPlaying, NowState } from "./screen/view.js";
+import type {
+  AudioChunk,
+  EndReason,
+  OpenedStream,
+  SongInfo,
+  Source,
+  StreamHandlers,
+} from "./source.js";
+
+export interface SourceContext {
+  nc: NatsConnection;
+  session: UserSession;
+  config: ChorusConfig;
+}
+export type SourceFinder = (ctx: SourceContext) => Promise<Source>;
+
+export interface PlayerOptions {
+  config: ChorusConfig;
+  credentials: Credentials;
+  output: AudioOutput;
+  findSource: SourceFinder;
+  /** Buffering before the first sample / after an underrun. */
+  jitter?: Partial<Pick<JitterOptions, "startMs" | "rebufferMs">>;
+  playback?: PlaybackOptions;
+  /** No audio for this long while playing means the source is gone. */
+  stallMs?: number;
+  /** Name of the broker connection. */
+  name?: string;
+}
+
+export type PlayerEvent =
+  | { kind: "changed"; message?: undefined; error?: undefined }
+  | { kind: "message"; message: string; error: boolean }
+  | { kind: "first-sample"; message?: undefined; error?: undefined; at: number }
+  | { kind: "ended"; message?: undefined; error?: undefined }
+  | { kind: "played"; message?: undefined; error?: undefined; pcm: Uint8Array; byte: number };
+
+export interface PlayerStatus {
+  songId?: string;
+  now?: NowPlaying;
+  bufferMs: number;
+  underruns: number;
+}
+
+/** One song being played. */
+interface Current {
+  song: SongInfo;
+  format: PcmFormat;
+  stream?: OpenedStream;
+  epoch: number;
+  buffer: JitterBuffer;
+  playback: Playback;
+  lastChunkAt: number;
+  paused: boolean;
+  stopped: boolean;
+  failed?: string;
+  /** Underruns of earlier buffers of this song (a recovery makes a new stream, not a new buffer). */
+  total: number;
+}
+
+const defaultJitter = { startMs: 0, rebufferMs: 300 };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class Player {
+  private session?: UserSession;
+  private source?: Source;
+  private current?: Current;
+  /** Bumped by every play/stop/close: stale async work checks it and gives up. */
+  private generation = 0;
+  private recovering = false;
+  private closed = false;
+  private timer?: NodeJS.Timeout;
+  private readonly listeners = new Set<(event: PlayerEvent) => void>();
+  /** Chunks that arrived before the reply that tells which stream/epoch they belong to. */
+  private early: AudioChunk[] = [];
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: PlayerOptions,
+  ) {}
+
+  /** Connect to the broker and log in. Throws a readable ChorusError (wrong password, no broker). */
+  static async start(options: PlayerOptions): Promise<Player> {
+    const nc = await connectBroker(
+      options.config,
+      "listener",
+      options.name ?? "chorus-player",
+      undefined,
+      {
+        reconnect: true,
+      },
+    );
+    const player = new Player(nc, options);
+    try {
+      await player.login();
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      throw err;
+    }
+    player.watchBroker();
+    player.timer = setInterval(() => player.tick(), 200);
+    return player;
+  }
+
+  get user(): string {
+    return this.session?.user ?? this.options.credentials.user;
+  }
+
+  get output(): string {
+    return this.options.output.description;
+  }
+
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
+  info(): { authNode?: string; fileNode?: string } {
+    return { authNode: this.session?.authNode, fileNode: this.source?.id };
+  }
+
+  onChange(listener: (event: PlayerEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: PlayerEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // one listener's failure must not stop the others
+      }
+    }
+  }
+
+  private say(message: string, error = false): void {
+    this.emit({ kind: "message", message, error });
+  }
+
+  // ---- session and source -------------------------------------------------
+
+  private async login(): Promise<void> {
+    const { user, password } = this.options.credentials;
+    const session = await UserSession.login(this.nc, user, password, {
+      onExpired: (reason) => {
+        if (this.closed || this.session !== session) return;
+        this.say(`session ended (${reason.message}); logging in again…`, true);
+        void this.recover("session ended");
+      },
+    });
+    this.session = session;
+    this.emit({ kind: "changed" });
+  }
+
+  /** Forget the session (logging it out where it still lives, so no stale session stays). */
+  private async resetSession(): Promise<void> {
+    const old = this.session;
+    this.session = undefined;
+    await old?.logout().catch(() => undefined);
+  }
+
+  private async ensureSource(): Promise<Source> {
+    if (!this.session?.alive) {
+      await this.dropSource();
+      await this.login();
+    }
+    if (!this.source) {
+      this.source = await this.options.findSource({
+        nc: this.nc,
+        session: this.session as UserSession,
+        config: this.options.config,
+      });
+      this.emit({ kind: "changed" });
+    }
+    return this.source;
+  }
+
+  private async dropSource(): Promise<void> {
+    const source = this.source;
+    this.source = undefined;
+    await source?.close().catch(() => undefined);
+  }
+
+  async songs(): Promise<SongInfo[]> {
+    try {
+      return await (await this.ensureSource()).songs();
+    } catch (err) {
+      if (!(err instanceof ChorusError && err.retryable) && !isSessionError(err)) throw err;
+      // The node or the session went away: once more with a fresh one.
+      await this.dropSource();
+      if (isSessionError(err)) await this.resetSession();
+      return (await this.ensureSource()).songs();
+    }
+  }
+
+  // ---- playing ---------------------------------------------------------------
+
+  /**
+   * Play a song (id or file name from the listing) from `fromSeconds`, for
+   * `forSeconds` when given. Resolves once it streams.
+   */
+  async play(song: string, fromSeconds = 0, forSeconds?: number): Promise<void> {
+    this.checkOpen();
+    await this.stopCurrent();
+    const generation = ++this.generation;
+    this.early = [];
+    let opened: OpenedStream;
+    try {
+      opened = await this.openStream(song, fromSeconds);
+    } catch (err) {
+      if (!(err instanceof ChorusError && err.retryable) && !isSessionError(err)) throw err;
+      await this.dropSource();
+      if (isSessionError(err)) await this.resetSession();
+      opened = await this.openStream(song, fromSeconds);
+    }
+    if (generation !== this.generation) {
+      await opened.stop().catch(() => undefined);
+      return;
+    }
+    const sink = await this.options.output.open(opened.format);
+    const format = opened.format;
+    const buffer = new JitterBuffer(opened.start.byte, {
+      bytesPerSecond: bytesPerSecond(format),
+      frameBytes: frameBytes(format),
+      ...defaultJitter,
+      ...this.options.jitter,
+    });
+    const current: Current = {
+      song: opened.song,
+      format,
+      stream: opened,
+      epoch: opened.start.epoch,
+      buffer,
+      playback: undefined as unknown as Playback,
+      lastChunkAt: performance.now(),
+      paused: false,
+      stopped: false,
+      total: 0,
+    };
+    current.playback = new Playback(
+      buffer,
+      sink,
+      format,
+      {
+        firstSample: () => this.emit({ kind: "first-sample", at: performance.now() }),
+        played: (pcm, byte) => this.emit({ kind: "played", pcm, byte }),
+        ended: () => {
+          this.emit({ kind: "ended" });
+          this.emit({ kind: "changed" });
+        },
+        failed: (err) => {
+          current.failed = err.message;
+          this.say(`audio output failed: ${err.message}`, true);
+          void current.stream?.stop().catch(() => undefined);
+        },
+      },
+      this.options.playback ?? defaultPlayback,
+    );
+    if (forSeconds !== undefined) {
+      current.playback.endByte = opened.start.byte + secondsToBytes(format, forSeconds);
+    }
+    this.current = current;
+    this.flushEarly();
+    current.playback.start();
+    this.emit({ kind: "changed" });
+  }
+
+  private async openStream(song: string, fromSeconds: number): Promise<OpenedStream> {
+    const source = await this.ensureSource();
+    return source.open(song, fromSeconds, this.handlers());
+  }
+
+  private handlers(): StreamHandlers {
+    return {
+      chunk: (chunk) => this.onChunk(chunk),
+      end: (stream, reason, message) => this.onEnd(stream, reason, message),
+    };
+  }
+
+  private onChunk(chunk: AudioChunk): void {
+    const c = this.current;
+    if (!c?.stream || chunk.stream !== c.stream.id || chunk.epoch > c.epoch) {
+      // Maybe the reply naming this stream (or epoch) is still on its way.
+      if (this.early.length < 32) this.early.push(chunk);
+      return;
+    }
+    if (chunk.epoch < c.epoch) return; // before a seek
+    c.buffer.push(chunk.byte, chunk.pcm);
+    c.lastChunkAt = performance.now();
+    c.playback.kick();
+  }
+
+  private flushEarly(): void {
+    const c = this.current;
+    const early = this.early;
+    this.early = [];
+    if (!c?.stream) return;
+    for (const chunk of early) {
+      if (chunk.stream === c.stream.id && chunk.epoch === c.epoch) this.onChunk(chunk);
+    }
+  }
+
+  private onEnd(stream: string, reason: EndReason, message?: string): void {
+    const c = this.current;
+    if (!c?.stream || stream !== c.stream.id || c.stopped) return;
+    if (reason === "eos") {
+      c.buffer.end();
+      c.playback.kick();
+      return;
+    }
+    if (reason === "stopped") return;
+    if (reason === "removed" || reason === "error") {
+      this.say(`the song cannot be played any more: ${message ?? reason}`, true);
+      c.buffer.end();
+      return;
+    }
+    void this.recover(message ?? reason);
+  }
+
+  async pause(): Promise<void> {
+    const c = this.playing();
+    if (c.paused) return;
+    c.paused = true;
+    c.playback.pause();
+    this.emit({ kind: "changed" });
+    await c.stream?.pause();
+  }
+
+  async resume(): Promise<void> {
+    const c = this.playing();
+    if (!c.paused) return;
+    c.paused = false;
+    c.lastChunkAt = performance.now();
+    await c.stream?.resume();
+    c.playback.resume();
+    this.emit({ kind: "changed" });
+  }
+
+  /** Jump to `seconds` (clamped to the song). After the end or a stop, plays again from there. */
+  async seek(seconds: number): Promise<void> {
+    const c = this.current;
+    if (!c) throw new ChorusError("BAD_REQUEST", "nothing is playing");
+    const at = Math.max(0, Math.min(seconds, Math.max(0, c.song.duration - 0.05)));
+    if (c.stopped || c.playback.state === "ended" || c.failed || !c.stream) {
+      await this.play(c.song.id, at);
+      return;
+    }
+    const point = await c.stream.seek(at);
+    c.epoch = point.epoch;
+    c.total += c.buffer.underruns;
+    c.buffer.underruns = 0;
+    c.buffer.reset(point.byte);
+    c.lastChunkAt = performance.now();
+    c.playback.rebase();
+    this.flushEarly();
+    this.emit({ kind: "changed" });
+  }
+
+  async stop(): Promise<void> {
+    await this.stopCurrent();
+    this.emit({ kind: "changed" });
+  }
+
+  private async stopCurrent(): Promise<void> {
+    const c = this.current;
+    this.generation++;
+    if (!c || c.stopped) return;
+    c.stopped = true;
+    await Promise.all([
+      c.stream?.stop().catch(() => undefined),
+      c.playback.stop().catch(() => undefined),
+    ]);
+  }
+
+  /** Resolves when the current song has played to its end, or was stopped. */
+  waitForEnd(): Promise<"ended" | "stopped"> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const c = this.current;
+        if (!c || c.stopped) resolve("stopped");
+        else if (c.failed)
+          reject(new ChorusError("UNAVAILABLE", `audio output failed: ${c.failed}`));
+        else if (c.playback.state === "ended") resolve("ended");
+        else return false;
+        return true;
+      };
+      if (check()) return;
+      const off = this.onChange(() => {
+        if (check()) off();
+      });
+    });
+  }
+
+  private playing(): Current {
+    const c = this.current;
+    if (!c || c.stopped || c.playback.state === "ended") {
+      throw new ChorusError("BAD_REQUEST", "nothing is playing");
+    }
+    return c;
+  }
+
+  // ---- status --------------------------------------------------------------------
+
+  /** Playback position of the current song, in seconds. */
+  get position(): number {
+    const c = this.current;
+    return c ? bytesToSeconds(c.format, c.buffer.offset) : 0;
+  }
+
+  status(): PlayerStatus {
+    const c = this.current;
+    if (!c) return { bufferMs: 0, underruns: 0 };
+    return {
+      songId: c.song.id,
+      now: {
+        title: c.song.title,
+        state: this.nowState(c),
+        position: bytesToSeconds(c.format, c.buffer.offset),
+        duration: c.song.duration,
+        format: describeFormat(c.format),
+        source: this.source?.label,
+      },
+      bufferMs: c.buffer.bufferedMs,
+      underruns: c.total + c.buffer.underruns,
+    };
+  }
+
+  private nowState(c: Current): NowState {
+    if (c.failed) return "failed";
+    if (c.stopped) return "stopped";
+    if (this.recovering && c.playback.state !== "ended") return "reconnecting";
+    const state = c.playback.state;
+    return state === "failed" ? "failed" : state === "stopped" ? "stopped" : state;
+  }
+
+  // ---- keeping it going ------------------------------------------------------
+
+  private tick(): void {
+    const c = this.current;
+    if (!c?.stream || c.stopped || c.paused || c.failed) return;
+    if (c.playback.state === "ended") return;
+    c.stream.position(c.buffer.offset);
+    const stalled = performance.now() - c.lastChunkAt > (this.options.stallMs ?? 1500);
+    if (stalled && c.buffer.state !== "ended" && !this.recovering) {
+      void this.recover("no audio from the source");
+    }
+  }
+
+  private watchBroker(): void {
+    void (async () => {
+      for await (const s of this.nc.status()) {
+        if (this.closed) return;
+        if (s.type === "disconnect") this.say("lost the broker; reconnecting…", true);
+        if (s.type === "reconnect") {
+          this.say("broker back", false);
+          // Whatever the broker kept, the stream is re-opened from the byte we have.
+          if (this.current && !this.current.stopped) void this.recover("broker reconnected");
+        }
+      }
+    })().catch(() => undefined);
+  }
+
+  /**
+   * Open the current song again from the first byte not yet received — with a
+   * new session and another node when needed — and keep the buffer, so
+   * playback carries on where it was. Retries until it works or the user moves on.
+   */
+  private async recover(why: string): Promise<void> {
+    if (this.recovering || this.closed) return;
+    this.recovering = true;
+    const generation = this.generation;
+    const c = this.current;
+    this.emit({ kind: "changed" });
+    try {
+      let wait = 100;
+      for (let attempt = 1; !this.closed && generation === this.generation; attempt++) {
+        try {
+          if (why !== "broker reconnected" || attempt > 1) await this.dropSource();
+          if (this.session && !this.session.alive) await this.resetSession();
+          if (!c || c.stopped) {
+            // Nothing to resume: a fresh session is all that is needed.
+            await this.ensureSource();
+            return;
+          }
+          await this.resumeStream(c, generation);
+          this.say(`carrying on from ${clock(bytesToSeconds(c.format, c.buffer.offset))}`);
+          return;
+        } catch (err) {
+          if (err instanceof ChorusError && !err.retryable && !isSessionError(err)) {
+            if (err.code === "NOT_FOUND") {
+              this.say(`cannot carry on: ${err.message}`, true);
+              c?.buffer.end();
+              return;
+            }
+          }
+          if (isSessionError(err)) await this.resetSession();
+          if (attempt === 1 || attempt % 10 === 0) this.say(`reconnecting (${why})…`, true);
+          await sleep(wait);
+          wait = Math.min(2000, wait * 2);
+        }
+      }
+    } finally {
+      this.recovering = false;
+      this.emit({ kind: "changed" });
+    }
+  }
+
+  private async resumeStream(c: Current, generation: number): Promise<void> {
+    const old = c.stream;
+    c.stream = undefined;
+    void old?.stop().catch(() => undefined);
+    const frame = frameBytes(c.format);
+    const resumeByte = c.buffer.receivedOffset;
+    const totalBytes = Math.round(c.song.duration * bytesPerSecond(c.format));
+    if (resumeByte >= totalBytes - frame) {
+      c.buffer.end();
+      return;
+    }
+    // Half a frame early: rounding lands on the frame before, never after; the
+    // jitter buffer trims the repeated bytes.
+    const from = Math.max(0, (resumeByte / frame - 0.5) / c.format.sampleRate);
+    const source = await this.ensureSource();
+    const opened = await source.open(c.song.id, from, this.handlers());
+    if (generation !== this.generation || c.stopped) {
+      await opened.stop().catch(() => undefined);
+      return;
+    }
+    c.stream = opened;
+    c.epoch = opened.start.epoch;
+    c.lastChunkAt = performance.now();
+    if (c.paused) await opened.pause();
+    this.flushEarly();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ChorusError("BAD_REQUEST", "the player is closed");
+  }
+
+  /** Stop playing, log out, close the connection. Never throws. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.stopCurrent().catch(() => undefined);
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.session?.logout().catch(() => undefined);
+    await this.dropSource();
+    await this.options.output.close().catch(() => undefined);
+    await this.nc.close().catch(() => undefined);
+  }
+}
+
+function isSessionError(err: unknown): boolean {
+  return err instanceof ChorusError && err.code === "UNAUTHORIZED";
+}
+
+function clock(seconds: number): string {
+  const s = Math.floor(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
