@@ -52,6 +52,7 @@ export const subjects = {
   fileControl: (id: string) => `chorus.file.${subjectId(id)}.control`,
   /** Audio chunks of one listener's stream. */
   audio: (streamId: string) => `chorus.audio.${subjectId(streamId)}`,
+  audioAll: "chorus.audio.*",
 
   /** P2P: a playing client's presence and its relayed chunks. */
   hostPresence: (hostId: string) => `chorus.hosts.${subjectId(hostId)}`,

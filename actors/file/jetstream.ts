@@ -1,0 +1,103 @@
+/**
+ * The JetStream side of streaming: one memory stream, CHORUS_AUDIO, shared by
+ * every file node, and one push consumer per listener that the node creates
+ * towards the listener's inbox.
+ *
+ * Why these choices (measured; see the README, "Songs and streaming"):
+ * - memory storage: file storage was marginal at 600 listeners; the music
+ *   folder is the system of record, and after a broker restart the node
+ *   re-creates the stream and consumers and publishes again from the
+ *   listener's last reported position (which the client knows too).
+ * - interest retention with ack-none push consumers: a chunk leaves the
+ *   stream once pushed to its listener, so the stream holds only chunks in
+ *   flight; limits per subject, bytes and age bound it when a listener stalls
+ *   or a node dies. Discard old: a stalled listener loses its oldest chunks
+ *   (it notices the gap and asks to sync), never blocks others.
+ * - flow control on each push consumer: the server slows down for a slow
+ *   client rather than flooding it.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { subjects } from "../subjects.js";
+import { audioStreamName, windowChunks } from "./protocol.js";
+
+export const audioStreamConfig: Partial<StreamConfig> & { name: string } = {
+  name: audioStreamName,
+  subjects: [subjects.audioAll],
+  storage: StorageType.Memory,
+  retention: RetentionPolicy.Interest,
+  discard: DiscardPolicy.Old,
+  // A listener never has more than a window in flight; the rest is slack.
+  max_msgs_per_subject: windowChunks * 2 + 2,
+  max_bytes: 512 * 1024 * 1024,
+  max_msg_size: 1024 * 1024,
+  // Chunks of a stream whose node died leave after this.
+  max_age: nanos(10 * 60_000),
+  duplicate_window: nanos(1000),
+  num_replicas: 1,
+};
+
+export class AudioJetStream {
+  private constructor(
+    readonly jsm: JetStreamManager,
+    readonly js: JetStreamClient,
+  ) {}
+
+  static async open(nc: NatsConnection): Promise<AudioJetStream> {
+    const jsm = await jetstreamManager(nc);
+    const audio = new AudioJetStream(jsm, jetstream(nc));
+    await audio.ensureStream();
+    return audio;
+  }
+
+  /** Create the stream, or bring an existing one to our limits. */
+  async ensureStream(): Promise<void> {
+    try {
+      await this.jsm.streams.info(audioStreamName);
+    } catch (err) {
+      if (!/not found/i.test(String(err))) throw err;
+      await this.jsm.streams.add(audioStreamConfig).catch(async (addErr: unknown) => {
+        // Another file node created it first.
+        if (!/already in use/i.test(String(addErr))) throw addErr;
+      });
+      return;
+    }
+    // An older node's limits: bring them to ours (a changed storage type cannot be).
+    await this.jsm.streams.update(audioStreamName, audioStreamConfig).catch(() => undefined);
+  }
+
+  /** A named push consumer per listener stream (creating it twice is harmless). */
+  async openConsumer(streamId: string, deliver: string): Promise<void> {
+    await this.jsm.consumers.add(audioStreamName, {
+      name: streamId,
+      deliver_subject: deliver,
+      filter_subject: subjects.audio(streamId),
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.All,
+      flow_control: true,
+      idle_heartbeat: nanos(1000),
+      mem_storage: true,
+      inactive_threshold: nanos(10_000),
+    });
+  }
+
+  async closeConsumer(streamId: string): Promise<void> {
+    await this.jsm.consumers.delete(audioStreamName, streamId).catch(() => undefined);
+  }
+
+  /** Drop chunks of this stream not yet pushed (after a seek). */
+  async purge(streamId: string): Promise<void> {
+    await this.jsm.streams.purge(audioStreamName, { filter: subjects.audio(streamId) });
+  }
+}

@@ -1,0 +1,305 @@
+/**
+ * One listener's stream on a file node: reads the song's PCM chunk by chunk
+ * and publishes it into JetStream, staying at most `windowChunks` chunks
+ * ahead of the position the listener reports. Pause stops publishing;
+ * seek and sync start a new epoch (the client drops stale chunks of older
+ * epochs); the end of the song, a stop, a dead session or a removed file
+ * end the stream with an end marker saying why.
+ */
+import type { FileHandle } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import { timingSafeEqual } from "node:crypto";
+import { ChorusError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { subjects } from "../subjects.js";
+import type { SongFile } from "./catalogue.js";
+import type { AudioJetStream } from "./jetstream.js";
+import {
+  chunkMs,
+  encodeChunk,
+  windowChunks,
+  type AudioFormat,
+  type ChunkHeader,
+  type ControlReply,
+  type EndReason,
+  type Session,
+} from "./protocol.js";
+
+export interface StreamHooks {
+  /** Called once when the stream has ended (for any reason). */
+  onEnd(stream: ListenerStream, reason: EndReason): void;
+  /** Publish acknowledgement latency, for the node's overload watch. */
+  onAck(ms: number): void;
+}
+
+const publishTimeoutMs = 2000;
+const retryMs = 250;
+
+export class ListenerStream {
+  readonly subject: string;
+  readonly format: AudioFormat;
+  readonly chunkFrames: number;
+  readonly startedAt = Date.now();
+  epoch = 0;
+  /** Next frame to publish, and the frame the listener has played up to. */
+  head: number;
+  played: number;
+  paused = false;
+  ended = false;
+  /** The end-of-song marker of the current epoch went out. */
+  eosSent = false;
+  private seq = 0;
+  private pumping = false;
+  private again = false;
+  private retryTimer?: NodeJS.Timeout;
+
+  private constructor(
+    readonly id: string,
+    readonly session: Session,
+    readonly user: string,
+    readonly song: SongFile,
+    private readonly fd: FileHandle,
+    /** The listener's inbox its consumer pushes to. */
+    readonly deliverSubject: string,
+    private readonly audio: AudioJetStream,
+    private readonly hooks: StreamHooks,
+    private readonly log: Logger,
+    startFrame: number,
+  ) {
+    this.subject = subjects.audio(id);
+    const { sampleRate, channels, bitDepth, blockAlign } = song.info;
+    this.format = { sampleRate, channels, bitDepth, blockAlign };
+    this.chunkFrames = Math.max(1, Math.round((sampleRate * chunkMs) / 1000));
+    this.head = startFrame;
+    this.played = startFrame;
+  }
+
+  static async open(
+    id: string,
+    session: Session,
+    user: string,
+    song: SongFile,
+    deliver: string,
+    audio: AudioJetStream,
+    hooks: StreamHooks,
+    log: Logger,
+    startFrame: number,
+  ): Promise<ListenerStream> {
+    let fd: FileHandle;
+    try {
+      fd = await open(song.path, "r");
+    } catch {
+      throw new ChorusError("NOT_FOUND", "the song was removed from the music folder");
+    }
+    return new ListenerStream(id, session, user, song, fd, deliver, audio, hooks, log, startFrame);
+  }
+
+  get frames(): number {
+    return this.song.info.frames;
+  }
+
+  /** Is this request from the session that started the stream? */
+  ownedBy(session: Session): boolean {
+    return (
+      session.authNode === this.session.authNode &&
+      session.sessionId === this.session.sessionId &&
+      sameSecret(session.token, this.session.token)
+    );
+  }
+
+  state(): ControlReply {
+    return {
+      streamId: this.id,
+      state: this.ended ? "ended" : this.paused ? "paused" : "playing",
+      frame: this.played,
+      epoch: this.epoch,
+    };
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.pump();
+  }
+
+  /** The listener has played up to `frame` (reports of older epochs are ignored). */
+  position(frame: number, epoch?: number): void {
+    if (epoch !== undefined && epoch !== this.epoch) return;
+    // A listener cannot have played what it was never sent.
+    const clamped = Math.min(frame, this.head);
+    if (clamped > this.played) {
+      this.played = clamped;
+      this.pump();
+    }
+    if (this.eosSent && this.played >= this.frames) void this.end("eos");
+  }
+
+  /** Start a new epoch at `frame`: a seek, or a resend after the client saw a gap. */
+  async restartAt(frame: number): Promise<void> {
+    this.epoch++;
+    this.eosSent = false;
+    this.head = frame;
+    this.played = frame;
+    // Chunks of the old epoch not yet pushed are useless now.
+    await this.audio.purge(this.id).catch(() => undefined);
+    this.pump();
+  }
+
+  /** After a broker restart: publish again from the listener's last reported position. */
+  async recover(): Promise<void> {
+    if (this.ended) return;
+    await this.audio.openConsumer(this.id, this.deliverSubject);
+    this.head = this.played;
+    this.eosSent = false;
+    this.pump();
+  }
+
+  /** Publish chunks while the window has room. Re-entrant calls just ask for another pass. */
+  pump(): void {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    void this.pumpLoop()
+      .catch((err: unknown) => {
+        this.log.warn("stream failed", { stream: this.id, error: String(err) });
+        void this.end("error", "the node could not read the song");
+      })
+      .finally(() => {
+        this.pumping = false;
+        if (this.again && !this.ended) this.pump();
+      });
+  }
+
+  private async pumpLoop(): Promise<void> {
+    do {
+      this.again = false;
+      while (!this.ended && !this.paused && this.head < this.frames && this.inWindow()) {
+        if (!(await this.publishNext())) return;
+      }
+      if (!this.ended && !this.eosSent && this.head >= this.frames) {
+        const epoch = this.epoch;
+        // The end-of-song marker; the stream itself ends when the listener has played it all.
+        if (await this.publishMarker("eos")) this.eosSent = this.epoch === epoch;
+        else this.retryLater();
+      }
+    } while (this.again && !this.ended);
+  }
+
+  private inWindow(): boolean {
+    return this.head < this.played + windowChunks * this.chunkFrames;
+  }
+
+  /** Read and publish one chunk; false when publishing failed (retried later). */
+  private async publishNext(): Promise<boolean> {
+    if ((await this.fd.stat()).nlink === 0) {
+      await this.end("removed", "the song was removed from the music folder");
+      return false;
+    }
+    const epoch = this.epoch;
+    const frame = this.head;
+    const frames = Math.min(this.chunkFrames, this.frames - frame);
+    const { blockAlign, sampleRate } = this.format;
+    const pcm = Buffer.allocUnsafe(frames * blockAlign);
+    const offset = this.song.info.dataOffset + frame * blockAlign;
+    const { bytesRead } = await this.fd.read(pcm, 0, pcm.length, offset);
+    if (bytesRead !== pcm.length) {
+      await this.end("removed", "the song file changed while streaming");
+      return false;
+    }
+    const header: ChunkHeader = {
+      v: 1,
+      stream: this.id,
+      seq: this.seq,
+      epoch,
+      frame,
+      byte: frame * blockAlign,
+      time: frame / sampleRate,
+      frames,
+      format: this.format,
+    };
+    const sent = process.hrtime.bigint();
+    try {
+      await this.audio.js.publish(this.subject, encodeChunk(header, pcm), {
+        timeout: publishTimeoutMs,
+      });
+    } catch (err) {
+      this.log.warn("chunk publish failed; retrying", { stream: this.id, error: String(err) });
+      this.retryLater();
+      return false;
+    }
+    this.hooks.onAck(Number(process.hrtime.bigint() - sent) / 1e6);
+    this.seq++;
+    // A seek during the publish moved the head already.
+    if (this.epoch === epoch) this.head = frame + frames;
+    return true;
+  }
+
+  private retryLater(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.audio
+        .ensureStream()
+        .then(() => this.audio.openConsumer(this.id, this.deliverSubject))
+        .catch(() => undefined)
+        .finally(() => this.pump());
+    }, retryMs);
+  }
+
+  /** Publish a marker with no PCM (end of song, or why the stream ended). */
+  private async publishMarker(end: EndReason, message?: string): Promise<boolean> {
+    const header: ChunkHeader = {
+      v: 1,
+      stream: this.id,
+      seq: this.seq,
+      epoch: this.epoch,
+      frame: this.head,
+      byte: this.head * this.format.blockAlign,
+      time: this.head / this.format.sampleRate,
+      frames: 0,
+      format: this.format,
+      end,
+      ...(message ? { message } : {}),
+    };
+    try {
+      await this.audio.js.publish(this.subject, encodeChunk(header, new Uint8Array(0)), {
+        timeout: publishTimeoutMs,
+      });
+      this.seq++;
+      return true;
+    } catch (err) {
+      this.log.debug("marker not published", { stream: this.id, end, error: String(err) });
+      return false;
+    }
+  }
+
+  /**
+   * End the stream: tell the listener why (unless it asked, or already has
+   * the whole song), release the file, then the consumer.
+   */
+  async end(reason: EndReason, message?: string, closeConsumerAfterMs = 1000): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.retryTimer);
+    this.hooks.onEnd(this, reason);
+    if (reason !== "stopped" && reason !== "eos") await this.publishMarker(reason, message);
+    await this.fd.close().catch(() => undefined);
+    if (reason === "stopped" || reason === "eos") {
+      await this.audio.closeConsumer(this.id);
+    } else {
+      // Let the marker reach the listener before its consumer goes.
+      setTimeout(() => void this.audio.closeConsumer(this.id), closeConsumerAfterMs).unref();
+    }
+    this.log.info("stream ended", { stream: this.id, reason, user: this.user });
+  }
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

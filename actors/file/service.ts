@@ -1,0 +1,215 @@
+/**
+ * The file node's request handlers: the song listing, play, and stream
+ * control. Every request carries the user's session; play and songs verify
+ * it at its auth node, control checks it is the session that started the
+ * stream, and a watcher re-verifies every live stream's session each beat.
+ */
+import { randomBytes } from "node:crypto";
+import type { Actor } from "../actor.js";
+import { ChorusError } from "../errors.js";
+import { subjects } from "../subjects.js";
+import { Catalogue, type Song } from "./catalogue.js";
+import { AudioJetStream } from "./jetstream.js";
+import { ListenerStream } from "./listener-stream.js";
+import {
+  controlRequestSchema,
+  playRequestSchema,
+  songsRequestSchema,
+  windowChunks,
+  type ControlReply,
+  type ControlRequest,
+  type EndReason,
+  type PlayReply,
+  type PlayRequest,
+} from "./protocol.js";
+import { SessionWatch } from "./session-watch.js";
+
+/** Ack latency above which the node refuses new streams (it is falling behind). */
+const overloadAckMs = 500;
+
+export class FileService {
+  readonly catalogue: Catalogue;
+  readonly streams = new Map<string, ListenerStream>();
+  private audio!: AudioJetStream;
+  private sessions!: SessionWatch;
+  /** Plays past the capacity check but not yet in `streams`. */
+  private opening = 0;
+  private ackEwmaMs = 0;
+  private slowSince = 0;
+
+  constructor(private readonly actor: Actor) {
+    this.catalogue = new Catalogue(actor.config.music, actor.log);
+  }
+
+  get load(): number {
+    return this.streams.size + this.opening;
+  }
+
+  async start(): Promise<void> {
+    const { actor } = this;
+    this.audio = await AudioJetStream.open(actor.nc);
+    this.sessions = new SessionWatch(
+      actor,
+      () => this.streams.values(),
+      (stream, why) => void stream.end("session", why),
+    );
+    actor.setLoad(() => this.load);
+    actor.serve(subjects.fileSongs(actor.id), songsRequestSchema, (req) => this.songs(req));
+    actor.serve(subjects.filePlay(actor.id), playRequestSchema, (req) => this.play(req));
+    actor.serve(subjects.fileControl(actor.id), controlRequestSchema, (req) => this.control(req), {
+      maxBody: 4096,
+    });
+    this.sessions.start();
+    void this.recoverAfterReconnects();
+    actor.onStop(() => this.stopAll());
+    actor.log.info("file node ready", { music: this.catalogue.folder });
+  }
+
+  private async songs(req: { session: PlayRequest["session"] }): Promise<Song[]> {
+    await this.sessions.verify(req.session);
+    return this.catalogue.list();
+  }
+
+  private async play(req: PlayRequest): Promise<PlayReply> {
+    const { actor } = this;
+    if (actor.isStopping()) throw new ChorusError("UNAVAILABLE", "file node is stopping");
+    const user = await this.sessions.verify(req.session);
+    const song = await this.catalogue.resolve(req.song);
+    const from = req.from ?? 0;
+    if (from >= song.info.duration) {
+      throw new ChorusError(
+        "BAD_REQUEST",
+        `from ${from} s is past the end of the song (${song.song.duration} s)`,
+      );
+    }
+    if (this.ackEwmaMs > overloadAckMs) {
+      throw new ChorusError("NO_ROOM", "file node is overloaded; try another");
+    }
+    if (!actor.consumeClaim(req.claim) && actor.load() >= actor.capacity) {
+      throw new ChorusError("NO_ROOM", "file node is full");
+    }
+    this.opening++;
+    const id = randomBytes(12).toString("base64url");
+    try {
+      const stream = await ListenerStream.open(
+        id,
+        req.session,
+        user,
+        song,
+        req.deliver,
+        this.audio,
+        {
+          onEnd: (s, reason) => this.ended(s, reason),
+          onAck: (ms) => this.sawAck(ms),
+        },
+        actor.log,
+        Math.floor(from * song.info.sampleRate),
+      );
+      try {
+        await this.audio.openConsumer(id, req.deliver);
+      } catch (err) {
+        await stream.end("error");
+        throw new ChorusError("UNAVAILABLE", "cannot open the audio stream", { cause: err });
+      }
+      this.streams.set(id, stream);
+      stream.pump();
+      actor.log.info("stream started", { stream: id, song: song.song.id, user, from });
+      return {
+        streamId: id,
+        song: song.song,
+        format: stream.format,
+        frame: stream.head,
+        epoch: stream.epoch,
+        chunkFrames: stream.chunkFrames,
+        windowChunks,
+      };
+    } finally {
+      this.opening--;
+      actor.beat();
+    }
+  }
+
+  private async control(req: ControlRequest): Promise<ControlReply> {
+    const stream = this.streams.get(req.streamId);
+    if (!stream) throw new ChorusError("NOT_FOUND", "no such stream (it ended or never began)");
+    if (!stream.ownedBy(req.session)) {
+      throw new ChorusError("FORBIDDEN", "this stream belongs to another session");
+    }
+    switch (req.op) {
+      case "pause":
+        stream.pause();
+        break;
+      case "resume":
+        stream.resume();
+        break;
+      case "stop":
+        await stream.end("stopped");
+        break;
+      case "position":
+        stream.position(req.frame, req.epoch);
+        break;
+      case "seek": {
+        const duration = stream.song.info.duration;
+        if (!(req.at >= 0 && req.at < duration)) {
+          throw new ChorusError(
+            "BAD_REQUEST",
+            `seek to ${req.at} s is outside the song (0 to ${stream.song.song.duration} s)`,
+          );
+        }
+        await stream.restartAt(Math.floor(req.at * stream.format.sampleRate));
+        break;
+      }
+      case "sync":
+        if (req.frame >= stream.frames) {
+          throw new ChorusError("BAD_REQUEST", "sync frame is past the end of the song");
+        }
+        await stream.restartAt(req.frame);
+        break;
+    }
+    return stream.state();
+  }
+
+  private ended(stream: ListenerStream, reason: EndReason): void {
+    if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
+    this.actor.beat();
+    if (reason === "error") this.actor.log.warn("stream ended by an error", { stream: stream.id });
+  }
+
+  /** Watch publish acknowledgements: overload shows up only as growing latency. */
+  private sawAck(ms: number): void {
+    this.ackEwmaMs = this.ackEwmaMs * 0.9 + ms * 0.1;
+    if (ms > 250 && Date.now() - this.slowSince > 10_000) {
+      this.slowSince = Date.now();
+      this.actor.log.warn("slow chunk publishing", {
+        ackMs: Math.round(ms),
+        averageMs: Math.round(this.ackEwmaMs),
+        streams: this.streams.size,
+      });
+    }
+  }
+
+  /**
+   * A reconnect may follow a broker restart, which empties a memory stream:
+   * re-create the stream and every consumer, and publish again from each
+   * listener's last reported position (the client drops what it already has).
+   */
+  private async recoverAfterReconnects(): Promise<void> {
+    for await (const s of this.actor.nc.status()) {
+      if (s.type !== "reconnect") continue;
+      try {
+        await this.audio.ensureStream();
+        for (const stream of this.streams.values()) await stream.recover();
+        this.actor.log.info("streams recovered after reconnect", { streams: this.streams.size });
+      } catch (err) {
+        this.actor.log.warn("recovery after reconnect failed", { error: String(err) });
+      }
+    }
+  }
+
+  private async stopAll(): Promise<void> {
+    this.sessions.stop();
+    const live = [...this.streams.values()];
+    await Promise.all(live.map((s) => s.end("node-stopping", "the file node is stopping", 50)));
+    if (live.length) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Sessions, as a file node sees them: a request's session is verified with
+ * one request to its auth node (`chorus.auth.<node>.verify`), and every beat
+ * the sessions of all live streams are verified again. A session the auth
+ * node refuses (logged out, expired) or whose auth node is gone ends its
+ * streams at once; an auth node that does not answer for `missedBeats`
+ * beats in a row counts as gone.
+ */
+import type { Actor } from "../actor.js";
+import { call } from "../endpoint.js";
+import { ChorusError } from "../errors.js";
+import { subjects } from "../subjects.js";
+import type { ListenerStream } from "./listener-stream.js";
+import type { Session } from "./protocol.js";
+
+/** Errors after which a session is certainly dead (not just slow to answer). */
+const deadCodes = new Set(["UNAUTHORIZED", "UNAVAILABLE", "NOT_FOUND", "FORBIDDEN", "BAD_REQUEST"]);
+
+export class SessionWatch {
+  private timer?: NodeJS.Timeout;
+  private readonly misses = new Map<string, number>();
+  private checking = false;
+
+  constructor(
+    private readonly actor: Actor,
+    private readonly streams: () => Iterable<ListenerStream>,
+    private readonly endStream: (stream: ListenerStream, why: string) => void,
+  ) {}
+
+  /** The session's user; UNAUTHORIZED unless its auth node vouches for it now. */
+  async verify(session: Session): Promise<string> {
+    try {
+      const { user } = await call<{ user: string }>(
+        this.actor.nc,
+        subjects.authVerify(session.authNode),
+        { sessionId: session.sessionId, token: session.token },
+        this.timeoutMs(),
+      );
+      return user;
+    } catch (err) {
+      if (err instanceof ChorusError && err.code === "TIMEOUT") {
+        throw new ChorusError("UNAVAILABLE", "the session's auth node did not answer; try again");
+      }
+      throw new ChorusError("UNAUTHORIZED", "no live session: log in again", { cause: err });
+    }
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.checkAll(), this.actor.config.heartbeatMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private timeoutMs(): number {
+    return Math.max(500, this.actor.config.heartbeatMs);
+  }
+
+  /** Verify each distinct session of the live streams once. */
+  private async checkAll(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const bySession = new Map<string, ListenerStream[]>();
+      for (const stream of this.streams()) {
+        const key = `${stream.session.authNode}/${stream.session.sessionId}`;
+        const list = bySession.get(key) ?? [];
+        list.push(stream);
+        bySession.set(key, list);
+      }
+      for (const key of this.misses.keys()) if (!bySession.has(key)) this.misses.delete(key);
+      await Promise.all(
+        [...bySession].map(([key, list]) => this.checkOne(key, list as [ListenerStream])),
+      );
+    } catch (err) {
+      this.actor.log.warn("session check failed", { error: String(err) });
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private async checkOne(
+    key: string,
+    streams: [ListenerStream, ...ListenerStream[]],
+  ): Promise<void> {
+    const { session } = streams[0];
+    try {
+      await call(
+        this.actor.nc,
+        subjects.authVerify(session.authNode),
+        { sessionId: session.sessionId, token: session.token },
+        this.timeoutMs(),
+      );
+      this.misses.delete(key);
+      return;
+    } catch (err) {
+      const code = err instanceof ChorusError ? err.code : "INTERNAL";
+      const misses = (this.misses.get(key) ?? 0) + 1;
+      this.misses.set(key, misses);
+      if (!deadCodes.has(code) && misses < this.actor.config.missedBeats) return;
+      const why = code === "UNAVAILABLE" ? "the session's auth node is gone" : "the session ended";
+      for (const stream of streams) this.endStream(stream, why);
+    }
+  }
+}

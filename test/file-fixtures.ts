@@ -1,0 +1,115 @@
+/**
+ * Helpers for the file node tests: real WAV files (the demo songs, made-up
+ * ones, broken ones), the PCM a song should deliver, and a stand-in auth
+ * node answering `chorus.auth.<id>.verify` until tests log in for real.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import wavefile from "wavefile";
+import { serve } from "../actors/endpoint.js";
+import { ChorusError } from "../actors/errors.js";
+import { readWavInfo } from "../actors/file/wav.js";
+import type { Session } from "../actors/file/protocol.js";
+import { createLogger } from "../actors/log.js";
+import { subjects } from "../actors/subjects.js";
+import { repoRoot } from "./helpers/system.js";
+
+export const demoFolder = path.join(repoRoot, "music");
+
+export function demoSongs(): string[] {
+  return readdirSync(demoFolder)
+    .filter((f) => f.endsWith(".wav"))
+    .sort();
+}
+
+export function copyDemoMusic(folder: string): string[] {
+  mkdirSync(folder, { recursive: true });
+  const files = demoSongs();
+  for (const f of files) copyFileSync(path.join(demoFolder, f), path.join(folder, f));
+  return files;
+}
+
+/** A tone of `seconds` in the given format, with a distinct value per frame (so offsets show). */
+export function toneWav(
+  seconds: number,
+  options: { rate?: number; channels?: number; bits?: 8 | 16 | 24 | 32; title?: string } = {},
+): Uint8Array {
+  const rate = options.rate ?? 44100;
+  const channels = options.channels ?? 2;
+  const bits = options.bits ?? 16;
+  const frames = Math.round(seconds * rate);
+  const max = 2 ** (bits - 1) - 1;
+  const data: number[][] = [];
+  for (let c = 0; c < channels; c++) {
+    const samples = new Array<number>(frames);
+    for (let i = 0; i < frames; i++) {
+      const v = Math.round(Math.sin((2 * Math.PI * 440 * i) / rate + c) * max * 0.5) + (i % 7);
+      samples[i] = bits === 8 ? Math.max(0, Math.min(255, v + 128)) : v;
+    }
+    data.push(samples);
+  }
+  const wav = new wavefile.WaveFile();
+  wav.fromScratch(channels, rate, String(bits), data);
+  if (options.title) wav.setTag("INAM", options.title);
+  return wav.toBuffer();
+}
+
+export function writeTone(
+  file: string,
+  seconds: number,
+  options?: Parameters<typeof toneWav>[1],
+): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, toneWav(seconds, options));
+}
+
+/** The PCM bytes of a WAV file's data chunk. */
+export async function pcmOf(file: string): Promise<Buffer> {
+  const info = await readWavInfo(file);
+  return readFileSync(file).subarray(info.dataOffset, info.dataOffset + info.dataBytes);
+}
+
+/**
+ * A stand-in for an auth node's verify endpoint: sessions it made with
+ * `login` verify until `logout`. Same contract as the real one:
+ * `{sessionId, token}` → `{user}` or UNAUTHORIZED.
+ */
+export class StandInAuth {
+  readonly id: string;
+  private readonly sessions = new Map<string, { token: string; user: string }>();
+  private n = 0;
+  private readonly sub;
+
+  constructor(nc: NatsConnection, id = `auth-standin${Math.floor(Math.random() * 1e6)}`) {
+    this.id = id;
+    this.sub = serve(
+      nc,
+      subjects.authVerify(id),
+      z.object({ sessionId: z.string(), token: z.string() }),
+      (req) => {
+        const s = this.sessions.get(req.sessionId);
+        if (!s || s.token !== req.token) throw new ChorusError("UNAUTHORIZED", "no such session");
+        return { user: s.user };
+      },
+      createLogger("standin-auth"),
+    );
+  }
+
+  login(user: string): Session {
+    const sessionId = `s${++this.n}`;
+    const token = `secret-${Math.random().toString(36).slice(2)}`;
+    this.sessions.set(sessionId, { token, user });
+    return { authNode: this.id, sessionId, token };
+  }
+
+  logout(session: Session): void {
+    this.sessions.delete(session.sessionId);
+  }
+
+  /** The auth node vanishes: nobody answers verify any more. */
+  close(): void {
+    this.sub.unsubscribe();
+  }
+}

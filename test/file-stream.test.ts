@@ -1,0 +1,239 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { expect } from "chai";
+import { rmSync } from "node:fs";
+import path from "node:path";
+import type { ChorusConfig } from "../actors/config.js";
+import {
+  findFileNode,
+  listSongs,
+  play,
+  type FileNodeRef,
+  type Playback,
+} from "../client/stream.js";
+import { copyDemoMusic, pcmOf, StandInAuth, writeTone } from "./file-fixtures.js";
+import { TestSystem } from "./helpers/system.js";
+import { pidAlive, waitFor } from "./helpers/wait.js";
+
+/** Everything the iterator yields, checked to be contiguous. */
+async function collect(playback: Playback, limitBytes = Infinity): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let next: number | undefined;
+  let total = 0;
+  for await (const chunk of playback) {
+    if (next !== undefined) expect(chunk.byte, "contiguous chunks").to.equal(next);
+    next = chunk.byte + chunk.data.length;
+    parts.push(Buffer.from(chunk.data));
+    total += chunk.data.length;
+    if (total >= limitBytes) break;
+  }
+  return Buffer.concat(parts);
+}
+
+describe("file nodes: streaming (real nats-server, real WAV files, real processes)", function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  let config: ChorusConfig;
+  let actor: NatsConnection;
+  let listener: NatsConnection;
+  let auth: StandInAuth;
+  let node: FileNodeRef;
+  let songs: string[];
+
+  beforeEach(async () => {
+    sys = new TestSystem();
+    await sys.startBroker();
+    config = sys.config("prime", { maxLoad: 4, idleMs: 60_000 });
+    songs = copyDemoMusic(config.music);
+    await sys.startControl("prime", config);
+    actor = await sys.connect("actor");
+    listener = await sys.connect("listener");
+    auth = new StandInAuth(actor);
+    node = await findFileNode(listener);
+    for (const n of await sys.nodes(actor)) sys.track(n.pid);
+  });
+  afterEach(async () => sys.cleanup());
+
+  it("delivers each demo format bit-exact from the start and from a position, no chunk lost or repeated", async () => {
+    const session = auth.login("Someone");
+    const listing = await listSongs(listener, session, node.id);
+    expect(listing.map((s) => s.file).sort()).to.deep.equal([...songs].sort());
+    for (const song of listing) {
+      const pcm = await pcmOf(path.join(config.music, song.file));
+      const whole = await collect(await play(listener, session, song.id, { node: node.id }));
+      expect(whole.equals(pcm), `${song.file} from 0`).to.equal(true);
+
+      const from = 1.3;
+      const playback = await play(listener, session, song.file, { node: node.id, from });
+      const startByte = (Math.floor(from * song.sampleRate) * (song.channels * song.bitDepth)) / 8;
+      const rest = await collect(playback);
+      expect(rest.equals(pcm.subarray(startByte)), `${song.file} from ${from}`).to.equal(true);
+      expect((await playback.ended).reason).to.equal("eos");
+    }
+  });
+
+  it("streams two users' different songs from one node at once", async () => {
+    const a = auth.login("Someone");
+    const b = auth.login("AnotherUser");
+    const [pa, pb] = await Promise.all([
+      play(listener, a, songs[0] as string, { node: node.id }),
+      play(listener, b, songs[1] as string, { node: node.id }),
+    ]);
+    expect(pa.streamId).not.to.equal(pb.streamId);
+    const view = await waitFor(
+      async () => (await sys.nodes(actor)).find((n) => n.id === node.id && n.load === 2),
+      "node load 2",
+    );
+    expect(view.load).to.equal(2);
+    const [ba, bb] = await Promise.all([collect(pa), collect(pb)]);
+    expect(ba.equals(await pcmOf(path.join(config.music, songs[0] as string)))).to.equal(true);
+    expect(bb.equals(await pcmOf(path.join(config.music, songs[1] as string)))).to.equal(true);
+  });
+
+  it("pauses, resumes and seeks where asked", async () => {
+    writeTone(path.join(config.music, "long.wav"), 20, { rate: 44100, channels: 2, bits: 16 });
+    const pcm = await pcmOf(path.join(config.music, "long.wav"));
+    const session = auth.login("Someone");
+    const playback = await play(listener, session, "long.wav", { node: node.id });
+    const it = playback[Symbol.asyncIterator]();
+    const first = (await it.next()).value;
+    expect(first.frame).to.equal(0);
+
+    // Pause: the iterator yields nothing more and the node stops sending after its window.
+    await playback.pause();
+    let yielded = false;
+    const during = it.next().then((r) => {
+      yielded = true;
+      return r;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(yielded, "no chunk while paused").to.equal(false);
+    await playback.resume();
+    const second = (await during).value;
+    expect(second.byte).to.equal(first.byte + first.data.length);
+
+    // Seek forwards and backwards: the next chunk starts exactly there, with the file's bytes.
+    for (const at of [12.25, 3.5]) {
+      await playback.seek(at);
+      const chunk = (await it.next()).value;
+      const frame = Math.floor(at * 44100);
+      expect(chunk.frame, `seek ${at}`).to.equal(frame);
+      expect(
+        Buffer.from(chunk.data).equals(pcm.subarray(frame * 4, frame * 4 + chunk.data.length)),
+      ).to.equal(true);
+      const after = (await it.next()).value;
+      expect(after.byte).to.equal(chunk.byte + chunk.data.length);
+    }
+    await playback.stop();
+    expect((await playback.ended).reason).to.equal("stopped");
+    await waitFor(
+      async () => (await sys.nodes(actor)).find((n) => n.id === node.id)?.load === 0,
+      "stream gone from the node's load",
+    );
+  });
+
+  it("stays a bounded window ahead of the reported position", async () => {
+    writeTone(path.join(config.music, "long.wav"), 30, { rate: 22050, channels: 1, bits: 16 });
+    const session = auth.login("Someone");
+    let received = 0;
+    const playback = await play(listener, session, "long.wav", {
+      node: node.id,
+      manualPosition: true,
+      onChunk: () => received++,
+    });
+    // Nothing reported as played: the node sends its window (4 chunks) and waits.
+    await waitFor(() => received >= 4, "the window");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(received).to.equal(4);
+    playback.played(playback.chunkFrames * 2);
+    await waitFor(() => received >= 6, "two more chunks");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(received).to.equal(6);
+    await playback.stop();
+  });
+
+  it("refuses a logged-out user, and stops a running stream when its session dies", async () => {
+    writeTone(path.join(config.music, "long.wav"), 30, { rate: 22050, channels: 1, bits: 16 });
+    const session = auth.login("Someone");
+    const playback = await play(listener, session, "long.wav", { node: node.id });
+    const it = playback[Symbol.asyncIterator]();
+    await it.next();
+    auth.logout(session);
+    const loggedOutAt = Date.now();
+    const end = await playback.ended;
+    expect(end.reason).to.equal("session");
+    // Within the missed-beat limit (3 beats of 200 ms).
+    expect(Date.now() - loggedOutAt).to.be.below(3 * 200 + 300);
+    const err = await play(listener, session, "long.wav", { node: node.id }).catch((e) => e);
+    expect(err).to.have.property("code", "UNAUTHORIZED");
+    const listErr = await listSongs(listener, session, node.id).catch((e) => e);
+    expect(listErr).to.have.property("code", "UNAUTHORIZED");
+
+    // An auth node that vanishes takes its sessions' streams with it.
+    const other = new StandInAuth(actor);
+    const p2 = await play(listener, other.login("AnotherUser"), "long.wav", { node: node.id });
+    other.close();
+    expect((await p2.ended).reason).to.equal("session");
+  });
+
+  it("keeps every listener's place across a broker restart", async () => {
+    writeTone(path.join(config.music, "long.wav"), 12, { rate: 44100, channels: 2, bits: 16 });
+    const pcm = await pcmOf(path.join(config.music, "long.wav"));
+    const session = auth.login("Someone");
+    const playback = await play(listener, session, "long.wav", { node: node.id });
+    const parts: Buffer[] = [];
+    let restarted = false;
+    for await (const chunk of playback) {
+      parts.push(Buffer.from(chunk.data));
+      if (!restarted && chunk.time >= 3) {
+        restarted = true;
+        const port = sys.broker?.port as number;
+        await sys.stopBroker();
+        await sys.startBroker(port);
+      }
+    }
+    expect(restarted).to.equal(true);
+    expect(Buffer.concat(parts).equals(pcm)).to.equal(true);
+  });
+
+  it("stops an idle file node, which leaves the registry", async () => {
+    await sys.cleanup();
+    sys = new TestSystem();
+    await sys.startBroker();
+    config = sys.config("prime", { maxLoad: 4, idleMs: 600 });
+    copyDemoMusic(config.music);
+    await sys.startControl("prime", config);
+    actor = await sys.connect("actor");
+    listener = await sys.connect("listener");
+    auth = new StandInAuth(actor);
+    node = await findFileNode(listener);
+    const view = (await sys.nodes(actor)).find((n) => n.id === node.id);
+    sys.track(view?.pid as number);
+    // Busy while a stream plays...
+    const playback = await play(listener, auth.login("Someone"), songs[0] as string, {
+      node,
+      manualPosition: true,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    expect((await sys.nodes(actor)).map((n) => n.id)).to.include(node.id);
+    await playback.stop();
+    // ...then idle for idleMs: gone from the registry and the process exits.
+    await waitFor(
+      async () => !(await sys.nodes(actor)).some((n) => n.id === node.id),
+      "idle node to leave",
+    );
+    await waitFor(() => !pidAlive(view?.pid as number), "idle node process to exit");
+  });
+
+  it("stops a stream whose file is deleted, with a clear reason", async () => {
+    const file = path.join(config.music, "doomed.wav");
+    writeTone(file, 20, { rate: 22050, channels: 1, bits: 16 });
+    const playback = await play(listener, auth.login("Someone"), "doomed.wav", { node: node.id });
+    const it = playback[Symbol.asyncIterator]();
+    await it.next();
+    rmSync(file);
+    for await (const chunk of playback) expect(chunk.data.length).to.be.above(0);
+    const end = await playback.ended;
+    expect(end.reason).to.equal("removed");
+    expect(end.message).to.match(/removed/);
+  });
+});
