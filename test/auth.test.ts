@@ -96,7 +96,12 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
     const stoppedAt = Date.now();
     await waitFor(async () => (await authNodes())[0]?.load === 0, "sessions to expire");
     expect(Date.now() - stoppedAt).to.be.below(3 * 200 + 600);
-    expect(await failure(s3.beat())).to.have.property("code", "UNAUTHORIZED");
+    // A client that beats again learns its session is gone.
+    let expired: ChorusError | undefined;
+    s3.onExpired((e) => (expired = e));
+    s3.startHeartbeats();
+    await waitFor(() => expired, "onExpired after UNAUTHORIZED");
+    expect(expired?.code).to.equal("UNAUTHORIZED");
 
     // Nobody left: the node stops after idleMs and its slot under maxLoad frees.
     await waitFor(async () => (await authNodes()).length === 0, "idle auth node to leave");
