@@ -3,6 +3,7 @@ import type { Command } from "../command.js";
 import { monitor } from "./monitor.js";
 import { nodes } from "./nodes.js";
 import { broker, plane, prime, up } from "./services.js";
+import { spawnCommand } from "./spawn.js";
 import { subjectsCommand } from "./subjects.js";
 import { userAdd } from "./user.js";
 
@@ -12,6 +13,7 @@ export const commands: Command[] = [
   prime,
   plane,
   nodes,
+  spawnCommand,
   monitor,
   subjectsCommand,
   userAdd,

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { defaultConfig, type ChorusConfig } from "../../actors/config.js";
+import { defaultConfig, settings, type ChorusConfig } from "../../actors/config.js";
 import { connectBroker, type BrokerRole } from "../../actors/connect.js";
 import { listNodes } from "../../client/registry.js";
 import type { NodeView } from "../../actors/presence.js";
@@ -73,26 +73,27 @@ export class TestSystem {
 
   /** Environment that makes a `chorus` process use this system's config. */
   env(config: ChorusConfig): NodeJS.ProcessEnv {
-    return {
-      ...process.env,
-      CHORUS_NATS: config.nats,
-      CHORUS_DATA: config.data,
-      CHORUS_MUSIC: config.music,
-      CHORUS_MAX_LOAD: String(config.maxLoad),
-      CHORUS_AUTH_CAPACITY: String(config.authCapacity),
-      CHORUS_FILE_CAPACITY: String(config.fileCapacity),
-      CHORUS_HEARTBEAT_MS: String(config.heartbeatMs),
-      CHORUS_MISSED_BEATS: String(config.missedBeats),
-      CHORUS_IDLE_MS: String(config.idleMs),
-      CHORUS_ACTOR_PASSWORD: config.actorPassword,
-      CHORUS_LISTENER_PASSWORD: config.listenerPassword,
-      ...(config.hostId ? { CHORUS_HOST_ID: config.hostId } : {}),
-    };
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const { key, env: name } of settings) {
+      const value = config[key];
+      if (value === undefined) delete env[name];
+      else env[name] = Array.isArray(value) ? value.join(",") : String(value);
+    }
+    return env;
   }
 
-  /** Run `chorus ARGS` as a real process. */
-  run(args: string[], config: ChorusConfig, extraEnv: NodeJS.ProcessEnv = {}): ChorusProcess {
-    const child = spawn(process.execPath, [chorusBin, ...args], {
+  /** Run `chorus ARGS` as a real process (inside a network namespace with `prefix`). */
+  run(
+    args: string[],
+    config: ChorusConfig,
+    extraEnv: NodeJS.ProcessEnv = {},
+    prefix: string[] = [],
+  ): ChorusProcess {
+    const [cmd, ...cmdArgs] = [...prefix, process.execPath, chorusBin, ...args] as [
+      string,
+      ...string[],
+    ];
+    const child = spawn(cmd, cmdArgs, {
       env: { ...this.env(config), ...extraEnv },
       stdio: ["pipe", "pipe", "pipe"],
     });
