@@ -81,25 +81,9 @@ export class Prime {
       this.registry.list().slice(offset, offset + limit),
     );
     actor.serve(subjects.primeSpawn, kindRequest, async (req) =>
-      this.view(await this.place(req.kind)),
+      this.registry.view(await this.place(req.kind)),
     );
     actor.serve(subjects.primeAssign, kindRequest, (req) => this.assign(req.kind));
-  }
-
-  private view(p: Presence): NodeView {
-    return (
-      this.registry.list().find((n) => n.id === p.id) ?? {
-        id: p.id,
-        kind: p.kind,
-        owner: p.owner,
-        host: p.host,
-        load: p.load,
-        capacity: p.capacity,
-        pid: p.pid,
-        ageMs: Date.now() - p.startedAt,
-        lastSeenMs: 0,
-      }
-    );
   }
 
   /** Spawn a node of `kind` where there is room; NO_ROOM when nowhere has any. */
@@ -144,12 +128,12 @@ export class Prime {
   private async assignNow(kind: SpawnableKind): Promise<Assignment> {
     for (const node of assignOrder(this.registry.ofKind(kind))) {
       const claim = await this.tryClaim(node);
-      if (claim) return { node: this.view(node), claim };
+      if (claim) return { node: this.registry.view(node), claim };
     }
     const fresh = await this.place(kind);
     const claim = await this.tryClaim(fresh);
     if (!claim) throw new ChorusError("NO_ROOM", `new ${kind} node ${fresh.id} refused a client`);
-    return { node: this.view(fresh), claim };
+    return { node: this.registry.view(fresh), claim };
   }
 
   private async tryClaim(node: Presence): Promise<string | undefined> {

@@ -73,21 +73,31 @@ export class Registry {
 
   list(now = Date.now()): NodeView[] {
     return [...this.nodes.values()]
-      .map(({ presence: p, lastSeen }) => ({
-        id: p.id,
-        kind: p.kind,
-        owner: p.owner,
-        host: p.host,
-        load: p.load,
-        capacity: p.capacity,
-        pid: p.pid,
-        ageMs: Math.max(0, now - p.startedAt),
-        lastSeenMs: now - lastSeen,
-      }))
+      .map(({ presence, lastSeen }) => nodeView(presence, lastSeen, now))
       .sort((a, b) => a.kind.localeCompare(b.kind) || b.ageMs - a.ageMs);
+  }
+
+  /** How `chorus nodes` shows `presence` (also before the registry has it). */
+  view(presence: Presence, now = Date.now()): NodeView {
+    const entry = this.nodes.get(presence.id);
+    return nodeView(entry?.presence ?? presence, entry?.lastSeen ?? now, now);
   }
 
   get size(): number {
     return this.nodes.size;
   }
+}
+
+function nodeView(p: Presence, lastSeen: number, now: number): NodeView {
+  return {
+    id: p.id,
+    kind: p.kind,
+    owner: p.owner,
+    host: p.host,
+    load: p.load,
+    capacity: p.capacity,
+    pid: p.pid,
+    ageMs: Math.max(0, now - p.startedAt),
+    lastSeenMs: now - lastSeen,
+  };
 }
