@@ -1,19 +1,11 @@
 /**
  * Helpers for the file node tests: real WAV files (the demo songs, made-up
- * ones, broken ones), the PCM a song should deliver, and a stand-in auth
- * node answering `chorus.auth.<id>.verify` until tests log in for real.
+ * ones), and the PCM a song should deliver.
  */
-import type { NatsConnection } from "@nats-io/transport-node";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { z } from "zod";
 import wavefile from "wavefile";
-import { serve } from "../actors/endpoint.js";
-import { ChorusError } from "../actors/errors.js";
 import { readWavInfo } from "../actors/file/wav.js";
-import type { Session } from "../actors/file/protocol.js";
-import { createLogger } from "../actors/log.js";
-import { subjects } from "../actors/subjects.js";
 import { repoRoot } from "./helpers/system.js";
 
 export const demoFolder = path.join(repoRoot, "music");
@@ -69,47 +61,4 @@ export function writeTone(
 export async function pcmOf(file: string): Promise<Buffer> {
   const info = await readWavInfo(file);
   return readFileSync(file).subarray(info.dataOffset, info.dataOffset + info.dataBytes);
-}
-
-/**
- * A stand-in for an auth node's verify endpoint: sessions it made with
- * `login` verify until `logout`. Same contract as the real one:
- * `{sessionId, token}` → `{user}` or UNAUTHORIZED.
- */
-export class StandInAuth {
-  readonly id: string;
-  private readonly sessions = new Map<string, { token: string; user: string }>();
-  private n = 0;
-  private readonly sub;
-
-  constructor(nc: NatsConnection, id = `auth-standin${Math.floor(Math.random() * 1e6)}`) {
-    this.id = id;
-    this.sub = serve(
-      nc,
-      subjects.authVerify(id),
-      z.object({ sessionId: z.string(), token: z.string() }),
-      (req) => {
-        const s = this.sessions.get(req.sessionId);
-        if (!s || s.token !== req.token) throw new ChorusError("UNAUTHORIZED", "no such session");
-        return { user: s.user };
-      },
-      createLogger("standin-auth"),
-    );
-  }
-
-  login(user: string): Session {
-    const sessionId = `s${++this.n}`;
-    const token = `secret-${Math.random().toString(36).slice(2)}`;
-    this.sessions.set(sessionId, { token, user });
-    return { authNode: this.id, sessionId, token };
-  }
-
-  logout(session: Session): void {
-    this.sessions.delete(session.sessionId);
-  }
-
-  /** The auth node vanishes: nobody answers verify any more. */
-  close(): void {
-    this.sub.unsubscribe();
-  }
 }

@@ -20,6 +20,9 @@ export class SessionWatch {
   private timer?: NodeJS.Timeout;
   private readonly misses = new Map<string, number>();
   private checking = false;
+  /** While our own broker connection is down (and a grace time after), silence proves nothing. */
+  private connected = true;
+  private graceUntil = 0;
 
   constructor(
     private readonly actor: Actor,
@@ -47,6 +50,18 @@ export class SessionWatch {
 
   start(): void {
     this.timer = setInterval(() => void this.checkAll(), this.actor.config.heartbeatMs);
+    void this.watchConnection();
+  }
+
+  private async watchConnection(): Promise<void> {
+    for await (const s of this.actor.nc.status()) {
+      if (s.type === "disconnect") this.connected = false;
+      if (s.type === "reconnect") {
+        this.connected = true;
+        const { heartbeatMs, missedBeats } = this.actor.config;
+        this.graceUntil = Date.now() + heartbeatMs * missedBeats;
+      }
+    }
   }
 
   stop(): void {
@@ -59,7 +74,7 @@ export class SessionWatch {
 
   /** Verify each distinct session of the live streams once. */
   private async checkAll(): Promise<void> {
-    if (this.checking) return;
+    if (this.checking || !this.connected) return;
     this.checking = true;
     try {
       const bySession = new Map<string, ListenerStream[]>();
@@ -95,7 +110,9 @@ export class SessionWatch {
       this.misses.delete(key);
       return;
     } catch (err) {
-      const code = err instanceof ChorusError ? err.code : "INTERNAL";
+      let code = err instanceof ChorusError ? err.code : "INTERNAL";
+      // Just after our reconnect, the auth node may not have resubscribed yet.
+      if (code === "UNAVAILABLE" && Date.now() < this.graceUntil) code = "TIMEOUT";
       const misses = (this.misses.get(key) ?? 0) + 1;
       this.misses.set(key, misses);
       if (!deadCodes.has(code) && misses < this.actor.config.missedBeats) return;
