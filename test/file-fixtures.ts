@@ -62,3 +62,42 @@ export async function pcmOf(file: string): Promise<Buffer> {
   const info = await readWavInfo(file);
   return readFileSync(file).subarray(info.dataOffset, info.dataOffset + info.dataBytes);
 }
+
+export interface CraftOptions {
+  format?: number;
+  channels?: number;
+  rate?: number;
+  bits?: number;
+  blockAlign?: number;
+  byteRate?: number;
+  /** What the data chunk header claims, and how many bytes really follow. */
+  claimedData?: number;
+  actualData?: number;
+}
+
+/** A WAV written byte by byte, so its header can say anything. */
+export function craftWav(options: CraftOptions = {}): Buffer {
+  const channels = options.channels ?? 1;
+  const rate = options.rate ?? 8000;
+  const bits = options.bits ?? 16;
+  const blockAlign = options.blockAlign ?? Math.ceil((channels * bits) / 8);
+  const actual = options.actualData ?? 1600;
+  const fmt = Buffer.alloc(24);
+  fmt.write("fmt ", 0, "latin1");
+  fmt.writeUInt32LE(16, 4);
+  fmt.writeUInt16LE(options.format ?? 1, 8);
+  fmt.writeUInt16LE(channels, 10);
+  fmt.writeUInt32LE(rate, 12);
+  fmt.writeUInt32LE(options.byteRate ?? rate * blockAlign, 16);
+  fmt.writeUInt16LE(blockAlign, 20);
+  fmt.writeUInt16LE(bits, 22);
+  const data = Buffer.alloc(8 + actual);
+  data.write("data", 0, "latin1");
+  data.writeUInt32LE(options.claimedData ?? actual, 4);
+  for (let i = 0; i < actual; i++) data[8 + i] = i % 251;
+  const head = Buffer.alloc(12);
+  head.write("RIFF", 0, "latin1");
+  head.writeUInt32LE(4 + fmt.length + data.length, 4);
+  head.write("WAVE", 8, "latin1");
+  return Buffer.concat([head, fmt, data]);
+}

@@ -1,0 +1,221 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { expect } from "chai";
+import { symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { ChorusConfig } from "../actors/config.js";
+import { call } from "../actors/endpoint.js";
+import { ChorusError } from "../actors/errors.js";
+import type { Session } from "../actors/file/protocol.js";
+import { subjects } from "../actors/subjects.js";
+import { UserSession } from "../client/auth.js";
+import { findFileNode, listSongs, play, type Playback } from "../client/stream.js";
+import { copyDemoMusic, craftWav, writeTone } from "./file-fixtures.js";
+import { TestSystem, type ChorusProcess } from "./helpers/system.js";
+import { waitFor } from "./helpers/wait.js";
+
+async function failure(p: Promise<unknown>): Promise<ChorusError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, "expected the request to fail").to.be.instanceOf(ChorusError);
+  return err as ChorusError;
+}
+
+/** Files that are not playable WAVs, and why. */
+const broken: Record<string, Buffer> = {
+  "lying-size.wav": craftWav({ claimedData: 10_000_000, actualData: 1600 }),
+  "zero-channels.wav": craftWav({ channels: 0, blockAlign: 2 }),
+  "zero-rate.wav": craftWav({ rate: 0 }),
+  "twelve-bit.wav": craftWav({ bits: 12, blockAlign: 2 }),
+  "adpcm.wav": craftWav({ format: 2 }),
+  "mulaw.wav": craftWav({ format: 7, bits: 8 }),
+  "float.wav": craftWav({ format: 3, bits: 32 }),
+  "bad-align.wav": craftWav({ channels: 2, blockAlign: 3 }),
+  "truncated.wav": craftWav().subarray(0, 30),
+  "not-a-wav.wav": Buffer.from("this is a text file, not audio\n"),
+  "empty.wav": Buffer.alloc(0),
+};
+
+describe("file nodes: bad input (real nats-server, real files)", function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  let config: ChorusConfig;
+  let prime: ChorusProcess;
+  let listener: NatsConnection;
+  let nodeId: string;
+  let user: UserSession;
+  let session: Session;
+
+  before(async () => {
+    sys = new TestSystem();
+    await sys.startBroker();
+    config = sys.config("prime", { maxLoad: 4 });
+    copyDemoMusic(config.music);
+    for (const [name, bytes] of Object.entries(broken)) {
+      writeFileSync(path.join(config.music, name), bytes);
+    }
+    // A real song just outside the music folder, and a link to it from inside.
+    writeTone(path.join(config.music, "..", "outside.wav"), 1);
+    symlinkSync(path.join(config.music, "..", "outside.wav"), path.join(config.music, "link.wav"));
+    prime = (await sys.startControl("prime", config)).proc;
+    const actor = await sys.connect("actor");
+    listener = await sys.connect("listener");
+    user = await UserSession.login(listener, "Someone", "password123");
+    session = { authNode: user.authNode, ...user.credentials() };
+    nodeId = (await findFileNode(listener)).id;
+    for (const n of await sys.nodes(actor)) sys.track(n.pid);
+  });
+  after(async () => {
+    user.stopHeartbeats();
+    await sys.cleanup();
+  });
+
+  const playErr = (song: string, extra: Record<string, unknown> = {}): Promise<ChorusError> =>
+    failure(
+      call(listener, subjects.filePlay(nodeId), {
+        session,
+        song,
+        deliver: "_INBOX.test.bad",
+        ...extra,
+      }),
+    );
+
+  it("leaves invalid WAVs out of the listing with one warning each, and says why on play", async () => {
+    const files = (await listSongs(listener, session, nodeId)).map((s) => s.file);
+    for (const name of Object.keys(broken)) expect(files, name).not.to.include(name);
+    expect(files).not.to.include("link.wav");
+    expect(files).to.include("chorus-theme.wav");
+    // A second listing warns no more.
+    await listSongs(listener, session, nodeId);
+    for (const name of Object.keys(broken)) {
+      const warnings = prime
+        .output()
+        .split("\n")
+        .filter((l) => l.includes("not a playable WAV"));
+      expect(
+        warnings.filter((l) => l.includes(`file=${name}`)),
+        name,
+      ).to.have.length(1);
+    }
+    const reasons: Record<string, RegExp> = {
+      "lying-size.wav": /claims 10000000 bytes/,
+      "zero-channels.wav": /zero channels/,
+      "zero-rate.wav": /zero sample rate/,
+      "twelve-bit.wav": /12-bit/,
+      "adpcm.wav": /ADPCM/,
+      "mulaw.wav": /mu-law/,
+      "float.wav": /float/,
+      "bad-align.wav": /block align/,
+      "truncated.wav": /no data chunk|runs past/,
+      "not-a-wav.wav": /not a RIFF/,
+      "empty.wav": /too short/,
+    };
+    for (const [name, reason] of Object.entries(reasons)) {
+      const err = await playErr(name);
+      expect(err.code, name).to.equal("BAD_REQUEST");
+      expect(err.message, name).to.match(reason);
+    }
+  });
+
+  it("refuses unknown songs and names that leave the music folder, reading nothing outside", async () => {
+    expect((await playErr("no-such-song.wav")).code).to.equal("NOT_FOUND");
+    for (const name of [
+      "../outside.wav",
+      "..",
+      ".",
+      "sub/dir.wav",
+      "/etc/passwd",
+      path.join(config.music, "chorus-theme.wav"),
+      "chorus-theme.wav\0.txt",
+      "..\\outside.wav",
+    ]) {
+      expect((await playErr(name)).code, JSON.stringify(name)).to.equal("BAD_REQUEST");
+    }
+    // The symlink out of the folder is not a song.
+    expect((await playErr("link.wav")).code).to.equal("NOT_FOUND");
+  });
+
+  it("refuses positions before 0 or past the end, for play and seek", async () => {
+    const theme = (await listSongs(listener, session, nodeId)).find(
+      (s) => s.file === "chorus-theme.wav",
+    );
+    expect((await playErr("chorus-theme.wav", { from: -1 })).code).to.equal("BAD_REQUEST");
+    const past = await playErr("chorus-theme.wav", { from: (theme?.duration ?? 0) + 1 });
+    expect(past.code).to.equal("BAD_REQUEST");
+    expect(past.message).to.match(/past the end/);
+    const playback = await play(listener, session, "chorus-theme.wav", { node: nodeId });
+    for (const at of [-0.5, 1e6, theme?.duration ?? 0]) {
+      const err = await failure(playback.seek(at));
+      expect(err.code, String(at)).to.equal("BAD_REQUEST");
+    }
+    // The stream is unharmed: it still plays to the end.
+    let bytes = 0;
+    for await (const chunk of playback) bytes += chunk.data.length;
+    expect(bytes).to.equal(theme?.bytes);
+  });
+
+  it("refuses no session, a forged session, and control of someone else's stream", async () => {
+    expect((await playErr("chorus-theme.wav", { session: undefined })).code).to.equal(
+      "BAD_REQUEST",
+    );
+    const forged = { ...session, token: "not-the-token" };
+    const err = await failure(play(listener, forged, "chorus-theme.wav", { node: nodeId }));
+    expect(err.code).to.equal("UNAUTHORIZED");
+    const unknownNode = { ...session, authNode: "auth-nobody" };
+    expect((await failure(listSongs(listener, unknownNode, nodeId))).code).to.equal("UNAUTHORIZED");
+
+    const mine: Playback = await play(listener, session, "chorus-theme.wav", {
+      node: nodeId,
+      manualPosition: true,
+    });
+    const other = await UserSession.login(listener, "AnotherUser", "password123");
+    try {
+      const theirs = { authNode: other.authNode, ...other.credentials() };
+      for (const op of ["pause", "stop"]) {
+        const e = await failure(
+          call(listener, subjects.fileControl(nodeId), {
+            op,
+            session: theirs,
+            streamId: mine.streamId,
+          }),
+        );
+        expect(e.code, op).to.equal("FORBIDDEN");
+      }
+      const missing = await failure(
+        call(listener, subjects.fileControl(nodeId), {
+          op: "pause",
+          session: theirs,
+          streamId: "no-such-stream",
+        }),
+      );
+      expect(missing.code).to.equal("NOT_FOUND");
+      expect(mine.state).to.equal("playing");
+    } finally {
+      other.stopHeartbeats();
+      await mine.stop();
+    }
+  });
+
+  it("refuses malformed requests: bad JSON, a deliver subject outside _INBOX, unknown ops", async () => {
+    const raw = await listener.request(subjects.filePlay(nodeId), new TextEncoder().encode("{"));
+    expect(raw.json<{ error: { code: string } }>().error.code).to.equal("BAD_JSON");
+    for (const deliver of ["chorus.prime.assign", "_INBOX.>", "_INBOX.a b", ""]) {
+      expect((await playErr("chorus-theme.wav", { deliver })).code, deliver).to.equal(
+        "BAD_REQUEST",
+      );
+    }
+    const op = await failure(
+      call(listener, subjects.fileControl(nodeId), { op: "explode", session, streamId: "x" }),
+    );
+    expect(op.code).to.equal("BAD_REQUEST");
+  });
+
+  it("keeps serving everyone after all of that", async () => {
+    const playback = await play(listener, session, "mono-lullaby.wav", { node: nodeId });
+    let bytes = 0;
+    for await (const chunk of playback) bytes += chunk.data.length;
+    expect(bytes).to.equal(352_800);
+    await waitFor(async () => (await listSongs(listener, session, nodeId)).length === 4, "listing");
+  });
+});
