@@ -39,8 +39,11 @@ export const configSchema = z.object({
   monitorPort: z.number().int().min(0).max(65535),
   /** Other brokers' cluster addresses (host:port) this machine's broker joins. */
   peers: z.array(z.string().min(1)),
-  /** Where this machine's broker accepts cluster routes (only with peers). */
-  clusterListen: z.string().min(1),
+  /**
+   * Where this machine's broker accepts cluster routes. Setting it (or peers)
+   * makes the broker a cluster member; with peers alone it is 0.0.0.0:6222.
+   */
+  clusterListen: z.string(),
 });
 export type ChorusConfig = z.infer<typeof configSchema>;
 
@@ -57,7 +60,7 @@ export const defaultConfig: ChorusConfig = {
   listenerPassword: "listener",
   monitorPort: 8222,
   peers: [],
-  clusterListen: "0.0.0.0:6222",
+  clusterListen: "",
 };
 
 type Key = keyof ChorusConfig;

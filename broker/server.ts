@@ -66,13 +66,17 @@ export function writeRunConf(config: ChorusConfig): string {
     `server_name: ${JSON.stringify(hostId)}`,
     `server_tags: [${JSON.stringify(`host:${hostId}`)}]`,
   ];
-  if (config.peers.length > 0) {
+  if (config.peers.length > 0 || config.clusterListen) {
+    const listen = config.clusterListen || "0.0.0.0:6222";
+    // The first machine of a cluster has no peers yet: it routes to itself,
+    // and the others, started with --peers FIRST:6222, join it.
+    const peers = config.peers.length > 0 ? config.peers : [listen];
     const secret = encodeURIComponent(actorPasswordOf(config));
-    const routes = config.peers.map((peer) => JSON.stringify(`nats://route:${secret}@${peer}`));
+    const routes = peers.map((peer) => JSON.stringify(`nats://route:${secret}@${peer}`));
     lines.push(
       "cluster {",
       "  name: chorus",
-      `  listen: ${JSON.stringify(config.clusterListen)}`,
+      `  listen: ${JSON.stringify(listen)}`,
       "  authorization { user: route, password: $CHORUS_ACTOR_PASSWORD }",
       `  routes: [${routes.join(", ")}]`,
       "}",

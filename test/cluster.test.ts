@@ -35,12 +35,14 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
     net?.destroy();
   });
 
-  /** Each host's config: its own broker, joined to the other two. */
+  /**
+   * Each host's config, as the README tells: its own broker; the first
+   * machine's accepts routes, the others need only its address.
+   */
   function hostConfig(host: TestHost, overrides: Partial<ChorusConfig> = {}): ChorusConfig {
-    const others = net.hosts.filter((h) => h !== host).map((h) => `${h.address}:6222`);
     return sys.config(host.name, {
       nats: `nats://${host.address}:4222`,
-      peers: others,
+      peers: host === primeHost ? [] : [`${primeHost.address}:6222`],
       clusterListen: `${host.address}:6222`,
       monitorPort: 0,
       ...overrides,

@@ -106,7 +106,8 @@ joined to the other machines' brokers as a NATS cluster.`,
     const signal = untilSignal();
     const config = loadConfig(flags);
     // With peers, this machine runs its own broker joined to theirs.
-    const clustered = config.peers.length > 0 && !(await brokerReachable(config));
+    const clustered =
+      (config.peers.length > 0 || config.clusterListen !== "") && !(await brokerReachable(config));
     const broker = clustered ? await runBroker(config) : undefined;
     return runControl(new Plane(config), signal, broker);
   },
