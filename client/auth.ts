@@ -83,13 +83,21 @@ export class UserSession {
     options: LoginOptions = {},
   ): Promise<UserSession> {
     const timeoutMs = options.timeoutMs ?? 20_000;
-    const { node, claim } = await call<{ node: NodeView; claim: string }>(
-      nc,
-      subjects.primeAssign,
-      { kind: "auth" },
-      timeoutMs,
-    );
-    return UserSession.loginAt(nc, node.id, user, password, { ...options, claim });
+    for (let attempt = 1; ; attempt++) {
+      const { node, claim } = await call<{ node: NodeView; claim: string }>(
+        nc,
+        subjects.primeAssign,
+        { kind: "auth" },
+        timeoutMs,
+      );
+      try {
+        return await UserSession.loginAt(nc, node.id, user, password, { ...options, claim });
+      } catch (err) {
+        // The node filled up or went away between assignment and login: ask again.
+        const again = err instanceof ChorusError && ["NO_ROOM", "UNAVAILABLE"].includes(err.code);
+        if (!again || attempt >= 3) throw err;
+      }
+    }
   }
 
   /** Log in at a known auth node (with a claim from the prime, or where it has room). */

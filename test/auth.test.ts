@@ -146,6 +146,7 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
     await waitFor(() => seen.length >= 6, "replies to be seen");
     const all = seen.join("\n");
     expect(all).to.include(s1.sessionId); // it did see the login replies…
+    expect(all).to.include('{"v":1,"iv":'); // …and the nodes' user-event deliveries…
     for (const secret of [s1.token, s2.token, password, "$argon2"]) {
       expect(all).not.to.include(secret); // …but no secret in them
     }

@@ -24,10 +24,23 @@ export async function startAuthNode(actor: Actor): Promise<void> {
     actor.log.child("users"),
   );
   actor.onStop(() => sync.stop());
-  const ready = sync.start().catch((err: unknown) => {
-    actor.log.error("cannot follow user events; serving local users only", {
-      error: String(err),
-    });
+  // Logins wait for the first attempt to catch up; a failed attempt is retried
+  // in the background while the node serves the users it has.
+  let retry: NodeJS.Timeout | undefined;
+  actor.onStop(() => clearTimeout(retry));
+  const ready = new Promise<void>((resolve) => {
+    const attempt = (): void => {
+      sync.start().then(resolve, (err: unknown) => {
+        actor.log.error("cannot follow user events; serving local users, retrying", {
+          error: String(err),
+        });
+        resolve();
+        retry = setTimeout(() => {
+          if (!actor.isStopping()) attempt();
+        }, 2000);
+      });
+    };
+    attempt();
   });
 
   const service = new AuthService(actor, store, ready);

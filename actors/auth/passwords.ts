@@ -25,8 +25,9 @@ export const hashOptions = {
 export const minPasswordLength = 8;
 export const maxPasswordLength = 1024;
 
+/** Passwords are hashed as NFC, so the same password typed on another system still matches. */
 export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, hashOptions);
+  return argon2.hash(password.normalize("NFC"), hashOptions);
 }
 
 /** A hash of a random password: unknown users are checked against it, so they cost the same. */
@@ -40,7 +41,7 @@ function decoyHash(): Promise<string> {
 export async function verifyPassword(hash: string | undefined, password: string): Promise<boolean> {
   const digest = hash ?? (await decoyHash());
   try {
-    const ok = await argon2.verify(digest, password);
+    const ok = await argon2.verify(digest, password.normalize("NFC"));
     return ok && hash !== undefined;
   } catch {
     return false;
