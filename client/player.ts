@@ -209,14 +209,29 @@ export class Player {
   }
 
   async songs(): Promise<SongInfo[]> {
-    try {
-      return await (await this.ensureSource()).songs();
-    } catch (err) {
-      if (!(err instanceof ChorusError && err.retryable) && !isSessionError(err)) throw err;
-      // The node or the session went away: once more with a fresh one.
-      await this.dropSource();
-      if (isSessionError(err)) await this.resetSession();
-      return (await this.ensureSource()).songs();
+    return this.retrying(async () => (await this.ensureSource()).songs());
+  }
+
+  /**
+   * Run `action`; when the node is gone or not answering yet (a node the prime
+   * just spawned subscribes moments after it is announced) or the session
+   * ended, start again with a fresh node / session for a few seconds.
+   */
+  private async retrying<T>(action: () => Promise<T>, deadlineMs = 8000): Promise<T> {
+    const deadline = performance.now() + deadlineMs;
+    let wait = 50;
+    for (;;) {
+      try {
+        return await action();
+      } catch (err) {
+        const session = isSessionError(err);
+        const retry = session || (err instanceof ChorusError && err.retryable);
+        if (!retry || performance.now() + wait > deadline || this.closed) throw err;
+        if (session) await this.resetSession();
+        await this.dropSource();
+        await sleep(wait);
+        wait = Math.min(800, wait * 2);
+      }
     }
   }
 
@@ -231,15 +246,7 @@ export class Player {
     await this.stopCurrent();
     const generation = ++this.generation;
     this.early = [];
-    let opened: OpenedStream;
-    try {
-      opened = await this.openStream(song, fromSeconds);
-    } catch (err) {
-      if (!(err instanceof ChorusError && err.retryable) && !isSessionError(err)) throw err;
-      await this.dropSource();
-      if (isSessionError(err)) await this.resetSession();
-      opened = await this.openStream(song, fromSeconds);
-    }
+    const opened = await this.retrying(() => this.openStream(song, fromSeconds));
     if (generation !== this.generation) {
       await opened.stop().catch(() => undefined);
       return;

@@ -32,6 +32,22 @@ function onPath(cmd) {
 // 1. npm dependencies: npm records what it installed in node_modules/.package-lock.json.
 const installed = mtime("node_modules/.package-lock.json");
 if (!installed || installed < mtime("package-lock.json") || installed < mtime("package.json")) {
+  // The optional `speaker` module (the sound card) builds only with ALSA's headers.
+  // Installed like nats-server when we are root on Debian; elsewhere the player
+  // works without it (WAV file, stdout, silence) and says so.
+  if (!existsSync("/usr/include/alsa/asoundlib.h")) {
+    if (process.getuid?.() === 0 && existsSync("/etc/debian_version")) {
+      say("installing Debian's libasound2-dev (for the optional speaker module)");
+      try {
+        run("apt-get", ["update", "-qq"]);
+        run("apt-get", ["install", "-y", "-qq", "libasound2-dev"]);
+      } catch {
+        say("could not install libasound2-dev: the player will use a WAV file or stdout");
+      }
+    } else {
+      say("no ALSA headers (libasound2-dev): the player will have no sound card output");
+    }
+  }
   say("installing npm dependencies (npm ci)");
   run("npm", ["ci", "--no-audit", "--no-fund"]);
 }

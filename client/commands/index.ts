@@ -2,7 +2,10 @@
 import type { Command } from "../command.js";
 import { monitor } from "./monitor.js";
 import { nodes } from "./nodes.js";
+import { play } from "./play.js";
+import { playerCommand } from "./player.js";
 import { broker, plane, prime, up } from "./services.js";
+import { songs } from "./songs.js";
 import { spawnCommand } from "./spawn.js";
 import { subjectsCommand } from "./subjects.js";
 import { userAdd } from "./user.js";
@@ -14,6 +17,9 @@ export const commands: Command[] = [
   plane,
   nodes,
   spawnCommand,
+  songs,
+  play,
+  playerCommand,
   monitor,
   subjectsCommand,
   userAdd,

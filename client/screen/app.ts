@@ -34,6 +34,8 @@ export class PlayerApp {
   private redrawTimer?: NodeJS.Timeout;
   private done?: () => void;
   private unsubscribe?: () => void;
+  /** Left with Ctrl-C (the command exits 130, as after SIGINT). */
+  interrupted = false;
 
   constructor(
     private readonly player: PlayerApi,
@@ -123,9 +125,12 @@ export class PlayerApp {
     const songs = this.state.songs;
     const now = this.player.status().now;
     switch (name) {
+      case "ctrl-c":
+        this.interrupted = true;
+        this.quit();
+        return;
       case "q":
       case "Q":
-      case "ctrl-c":
       case "ctrl-d":
         this.quit();
         return;

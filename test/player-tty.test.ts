@@ -1,0 +1,222 @@
+/**
+ * The interactive player in a real terminal: tmux (its own socket per test)
+ * runs a shell, the shell runs `chorus player`; keys go in with send-keys and
+ * the screen comes back with capture-pane.
+ */
+import { expect } from "chai";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { ChorusConfig } from "../actors/config.js";
+import { chorusBin, type TestSystem } from "./helpers/system.js";
+import { waitFor } from "./helpers/wait.js";
+import { formats, startSystem, writeSong } from "./player-fixtures.js";
+
+let sockets = 0;
+
+class Tmux {
+  readonly socket = `chorus-player-test-${process.pid}-${++sockets}`;
+  private started = false;
+
+  constructor(
+    private readonly cols = 120,
+    private readonly rows = 40,
+  ) {}
+
+  private tmux(args: string[]): string {
+    return execFileSync("tmux", ["-u", "-L", this.socket, "-f", "/dev/null", ...args], {
+      encoding: "utf8",
+      env: { ...process.env, LANG: "C.UTF-8", LC_ALL: "C.UTF-8" },
+    });
+  }
+
+  /** A plain shell in a fresh tmux server of our own. */
+  start(env: Record<string, string>): void {
+    const vars = Object.entries({ ...env, PS1: "$ ", LANG: "C.UTF-8", LC_ALL: "C.UTF-8" }).map(
+      ([k, v]) => `${k}=${v}`,
+    );
+    this.tmux([
+      "new-session",
+      "-d",
+      "-s",
+      "t",
+      "-x",
+      String(this.cols),
+      "-y",
+      String(this.rows),
+      "env",
+      ...vars,
+      "bash",
+      "--norc",
+      "--noprofile",
+    ]);
+    this.started = true;
+  }
+
+  type(text: string): void {
+    this.tmux(["send-keys", "-t", "t", "-l", text]);
+  }
+
+  keys(...keys: string[]): void {
+    this.tmux(["send-keys", "-t", "t", ...keys]);
+  }
+
+  screen(): string {
+    return this.tmux(["capture-pane", "-p", "-t", "t"]);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.tmux(["resize-window", "-t", "t", "-x", String(cols), "-y", String(rows)]);
+  }
+
+  async see(pattern: RegExp | string, what: string, timeoutMs = 15_000): Promise<string> {
+    return waitFor(
+      () => {
+        const s = this.screen();
+        return (typeof pattern === "string" ? s.includes(pattern) : pattern.test(s)) && s;
+      },
+      `${what} on screen`,
+      timeoutMs,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- screen ---\n${this.screen()}`);
+    });
+  }
+
+  /** Kill our own tmux server (and the shell and player in it). */
+  kill(): void {
+    if (!this.started) return;
+    this.started = false;
+    try {
+      this.tmux(["kill-server"]);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** The elapsed time shown as "m:ss / m:ss", in seconds. */
+function elapsed(screen: string): number {
+  const m = /(\d+):(\d\d) \/ \d+:\d\d/.exec(screen);
+  if (!m) throw new Error(`no elapsed time on screen:\n${screen}`);
+  return Number(m[1]) * 60 + Number(m[2]);
+}
+
+describe("chorus player in a terminal (tmux)", function () {
+  this.timeout(90_000);
+  let sys: TestSystem;
+  let client: ChorusConfig;
+  let dir: string;
+  let tmux: Tmux;
+
+  before(async () => {
+    ({ sys, client } = await startSystem((music) => [
+      writeSong(music, "Alpha.wav", 40, formats.mono8k, 21),
+      writeSong(music, "Beta.wav", 30, formats.mono22, 22),
+    ]));
+  });
+  after(async () => sys?.cleanup());
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "chorus-tty-"));
+    tmux = new Tmux();
+    tmux.start(sys.env(client) as Record<string, string>);
+  });
+  afterEach(() => {
+    tmux.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const command = (extra = ""): string =>
+    `node ${chorusBin} player --out ${path.join(dir, "out.wav")} ${extra}; echo "EXIT=$?"; stty -a | grep -o -- ' -\\?echo ' | head -1`;
+
+  async function login(): Promise<void> {
+    tmux.type(command());
+    tmux.keys("Enter");
+    await tmux.see("User:", "the user prompt");
+    tmux.type("Someone");
+    tmux.keys("Enter");
+    await tmux.see("Password for Someone:", "the password prompt");
+    tmux.type("password123");
+    tmux.keys("Enter");
+    await tmux.see(/Songs \(2\)/, "the song list");
+  }
+
+  it("logs in without echoing the password, plays, pauses, resumes, seeks and quits cleanly", async () => {
+    await login();
+    let screen = tmux.screen();
+    expect(screen).not.to.include("password123");
+    expect(screen).to.match(/Alpha +0:40/);
+    expect(screen).to.match(/Beta +0:30/);
+    expect(screen).to.match(/auth node auth-\S+/);
+    for (const key of [
+      "Enter play",
+      "Space pause/resume",
+      "seek -/+10s",
+      "s stop",
+      "n/p next/previous",
+      "j join P2P host",
+      "q quit",
+    ]) {
+      expect(screen).to.include(key);
+    }
+    expect(screen).to.include("output     WAV file");
+
+    tmux.keys("Enter"); // Alpha is selected first
+    await tmux.see("▶ playing", "playing");
+    screen = await tmux.see(/0:0[2-9] \/ 0:40/, "progress to advance");
+    expect(screen).to.match(/file node +file-\S+/);
+    expect(screen).to.match(/\[=+>?-*\]/);
+
+    tmux.keys("Space");
+    screen = await tmux.see("‖ paused", "paused");
+    const pausedAt = elapsed(screen);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(elapsed(tmux.screen())).to.equal(pausedAt);
+
+    tmux.keys("Space");
+    await tmux.see("▶ playing", "playing again");
+    await tmux.see(
+      `${Math.floor((pausedAt + 1) / 60)}:${String((pausedAt + 1) % 60).padStart(2, "0")} / 0:40`,
+      "progress after resume",
+    );
+
+    tmux.keys("Right");
+    await tmux.see(/0:1[1-9] \/ 0:40/, "the seek forward");
+    tmux.keys("Left");
+    await tmux.see(/0:0\d \/ 0:40/, "the seek back");
+
+    tmux.keys("q");
+    screen = await tmux.see(/EXIT=\d+/, "the player to exit");
+    expect(screen).to.include("EXIT=0");
+    expect(screen).to.match(/ echo /); // the terminal echoes again (not "-echo")
+    expect(screen).not.to.include("Songs (2)"); // the alternate screen is gone
+  });
+
+  it("Ctrl-C quits and restores the terminal; a small terminal gets a message, then redraws", async () => {
+    await login();
+    tmux.keys("Down", "Enter");
+    await tmux.see(/Beta[\s\S]*▶ playing/, "Beta playing");
+    tmux.resize(50, 10);
+    await tmux.see("terminal too small: 50x10", "the too-small message");
+    tmux.resize(100, 30);
+    await tmux.see(/Songs \(2\)[\s\S]*▶ playing/, "the full screen again");
+    tmux.keys("C-c");
+    const screen = await tmux.see(/EXIT=\d+/, "the player to exit");
+    expect(screen).to.include("EXIT=130");
+    expect(screen).to.match(/ echo /);
+  });
+
+  it("asks again after a wrong password", async () => {
+    tmux.type(command("--user Someone"));
+    tmux.keys("Enter");
+    await tmux.see("Password for Someone:", "the password prompt");
+    tmux.type("wrong-one");
+    tmux.keys("Enter");
+    await tmux.see("wrong user name or password; try again", "the retry message");
+    tmux.type("password123");
+    tmux.keys("Enter");
+    await tmux.see(/Songs \(2\)/, "the song list");
+    tmux.keys("q");
+    expect(await tmux.see(/EXIT=\d+/, "exit")).to.include("EXIT=0");
+  });
+});
