@@ -1,6 +1,8 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { call } from "../actors/endpoint.js";
 import type { NodeView } from "../actors/presence.js";
@@ -10,7 +12,7 @@ import { hashPassword } from "../actors/auth/passwords.js";
 import { EventKey } from "../actors/auth/seal.js";
 import { UserStore } from "../actors/auth/users.js";
 import { UserSession } from "../client/auth.js";
-import { TestSystem, type ChorusProcess } from "./helpers/system.js";
+import { chorusBin, TestSystem, type ChorusProcess } from "./helpers/system.js";
 import { pidAlive, waitFor } from "./helpers/wait.js";
 
 const usersFileOf = (sys: TestSystem, machine: string): string =>
@@ -111,6 +113,34 @@ describe("users across machines (real nats-server, processes, SQLite, argon2)", 
     const alice = await withStore(file, (st) => st.find("alice"));
     expect(alice?.hash).to.match(/^\$argon2id\$v=19\$/);
     expect(alice?.hash.split("$")[3]?.split(",").sort()).to.deep.equal(["m=19456", "p=1", "t=2"]);
+  });
+
+  it("chorus user add asks twice on a terminal, without echo", async function () {
+    if (!existsSync("/usr/bin/script")) this.skip();
+    // `script` gives the command a real terminal (a pty) and copies what it shows.
+    const child = spawn(
+      "/usr/bin/script",
+      ["-qec", `${process.execPath} ${chorusBin} user add Pat`, "/dev/null"],
+      { env: { ...sys.env(sys.config("tty")), CHORUS_PASSWORD: "" }, stdio: "pipe" },
+    );
+    sys.track(child.pid as number);
+    let shown = "";
+    let answered = 0;
+    child.stdout.on("data", (d: Buffer) => {
+      shown += d.toString();
+      const prompts = shown.match(/Password( again)?: /g)?.length ?? 0;
+      if (prompts > answered) {
+        answered++;
+        child.stdin.write("hunter2-pass\r");
+      }
+    });
+    const code = await new Promise((resolve) => child.once("exit", resolve));
+    expect(code, shown).to.equal(0);
+    expect(answered).to.equal(2);
+    expect(shown).to.include("added user Pat");
+    expect(shown).not.to.include("hunter2");
+    const row = await withStore(usersFileOf(sys, "tty"), (st) => st.find("pat"));
+    expect(row?.name).to.equal("Pat");
   });
 
   it("the SQLite file survives a SIGKILLed auth node, and a new node catches up", async () => {
