@@ -1,0 +1,127 @@
+/**
+ * Player benchmark (issue 5): time from play (the Enter key's call) to the
+ * first sample written to the output, p50/p99, against the file node's own
+ * time to first chunk measured in the same run with stream.ts directly; and
+ * underruns per minute with 50 listeners playing CD-quality audio at
+ * real-time pace on this machine, against 1 listener.
+ *
+ * One broker and one prime; its auth nodes get authCapacity 60 so 50 logins
+ * measure playing, not spawning 25 auth processes. Listeners are Player
+ * instances in this process, each with its own broker connection and
+ * session, writing to the null output (real-time clock, no device).
+ */
+import { NullOutput } from "../client/audio/null.js";
+import { UserSession } from "../client/auth.js";
+import { findFileSource } from "../client/file-source.js";
+import { Player } from "../client/player.js";
+import { play as streamPlay } from "../client/stream.js";
+import { formats, startSystem, writeSong, demoUser } from "../test/player-fixtures.js";
+import { percentile, summary } from "./stats.js";
+
+const songSeconds = 60;
+
+async function firstSample(player: Player, id: string, from: number): Promise<number> {
+  const start = performance.now();
+  const first = new Promise<number>((resolve) => {
+    const off = player.onChange((e) => {
+      if (e.kind === "first-sample") {
+        off();
+        resolve(e.at);
+      }
+    });
+  });
+  await player.play(id, from);
+  const at = await first;
+  return at - start;
+}
+
+export async function run(): Promise<void> {
+  const { sys, client } = await startSystem(
+    (music) => [writeSong(music, "bench-cd.wav", songSeconds, formats.cd, 5)],
+    { authCapacity: 60, heartbeatMs: 1000, idleMs: 120_000 },
+  );
+  const players: Player[] = [];
+  const start = (): Promise<Player> =>
+    Player.start({
+      config: client,
+      credentials: demoUser,
+      output: new NullOutput(),
+      findSource: findFileSource,
+    }).then((p) => {
+      players.push(p);
+      return p;
+    });
+  try {
+    // --- play → first sample, one listener --------------------------------------
+    const one = await start();
+    const id = (await one.songs()).find((s) => s.file === "bench-cd.wav")!.id;
+    await firstSample(one, id, 0); // warm-up: node spawn, JIT
+    await one.stop();
+    const player: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      player.push(await firstSample(one, id, (i * 7) % 50));
+      await one.stop();
+    }
+
+    // Baseline: the file node's time to first chunk through stream.ts, same node and session.
+    const nc = one.connection;
+    const session = await UserSession.login(nc, demoUser.user, demoUser.password, {});
+    const cred = { authNode: session.authNode, ...session.credentials() };
+    const node = one.info().fileNode!;
+    const raw: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const t = performance.now();
+      const pb = await streamPlay(nc, cred, id, { node, from: (i * 7) % 50, manualPosition: true });
+      const it = pb[Symbol.asyncIterator]();
+      await it.next();
+      raw.push(performance.now() - t);
+      await pb.stop();
+    }
+    await session.logout();
+    console.log(`play → first sample at the output (1 listener): ${summary(player)}`);
+    console.log(`baseline, stream.ts play → first chunk in hand: ${summary(raw)}`);
+    console.log(
+      `  player overhead at p50: ${(percentile(player, 50) - percentile(raw, 50)).toFixed(2)} ms (target: p50 under 50 ms)`,
+    );
+
+    // --- underruns: 1 listener, then 50 ------------------------------------------
+    const soloMs = 15_000;
+    await one.play(id, 0);
+    await new Promise((r) => setTimeout(r, soloMs));
+    const solo = one.status().underruns;
+    await one.stop();
+    console.log(
+      `1 listener, ${soloMs / 1000} s CD quality: ${solo} underruns (${((solo / soloMs) * 60_000).toFixed(1)}/min)`,
+    );
+
+    const count = 50;
+    const crowd = [one, ...(await Promise.all(Array.from({ length: count - 1 }, () => start())))];
+    const starts: number[] = [];
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await Promise.all(
+      crowd.map(async (p, i) => {
+        starts.push(await firstSample(p, id, i % 20));
+      }),
+    );
+    const runMs = 30_000;
+    await new Promise((r) => setTimeout(r, runMs));
+    const wall = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const under = crowd.map((p) => p.status().underruns);
+    const total = under.reduce((a, b) => a + b, 0);
+    const behind = crowd.filter((p) => p.status().now?.state !== "playing").length;
+    console.log(`${count} listeners starting at once, play → first sample: ${summary(starts)}`);
+    console.log(
+      `${count} listeners, ${runMs / 1000} s CD quality (${((count * 176_400) / 1e6).toFixed(1)} MB/s): ` +
+        `${total} underruns in all, ${((total / count / runMs) * 60_000).toFixed(2)} per listener-minute, ` +
+        `worst listener ${Math.max(...under)}; not playing at the end: ${behind} (target: zero underruns)`,
+    );
+    console.log(
+      `  client CPU for ${count} listeners: ${(((cpu.user + cpu.system) / 1000 / wall) * 100).toFixed(0)}% of one core`,
+    );
+  } finally {
+    await Promise.all(players.map((p) => p.close()));
+    await sys.cleanup();
+  }
+}
