@@ -158,6 +158,15 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
       await sys.startControl("prime", sys.config("prime", { maxLoad: 4, authCapacity: 10 }));
       node = await call<NodeView>(actorNc, subjects.primeSpawn, { kind: "auth" }, 20_000);
       sys.track(node.pid);
+      // A node beats once before its endpoints are subscribed: wait until it answers.
+      const probe = { sessionId: "probe", token: "probe" };
+      await waitFor(
+        () =>
+          call(listener, subjects.authBeat(node.id), probe).catch(
+            (e: ChorusError) => e.code === "UNAUTHORIZED",
+          ),
+        "auth node to answer",
+      );
     });
     const loginBody = (user: unknown, pass: unknown = password): unknown => ({
       user,
@@ -229,6 +238,30 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
         250,
       );
       sessions.push(s);
+    });
+
+    it("a login flood is bounded: excess refused at once, sessions keep being served", async () => {
+      const s = await UserSession.loginAt(listener, node.id, "Someone", password);
+      sessions.push(s);
+      const flood = Array.from({ length: 120 }, (_, i) =>
+        call(listener, subjects.authLogin(node.id), {
+          user: `flood-${i}`,
+          password: "wrong-password",
+          publicKey: newEphemeralKey().publicKey,
+        }).then(
+          () => "ok",
+          (e: unknown) => (e instanceof ChorusError ? e.code : String(e)),
+        ),
+      );
+      // While the flood is hashing, verify and beats still answer promptly.
+      const started = Date.now();
+      await call(actorNc, subjects.authVerify(node.id), s.credentials());
+      await s.beat();
+      expect(Date.now() - started).to.be.below(500);
+      const codes = await Promise.all(flood);
+      const busy = codes.filter((c) => c === "RATE_LIMITED").length;
+      expect(codes.filter((c) => c === "UNAUTHORIZED").length + busy).to.equal(codes.length);
+      expect(busy).to.be.greaterThan(0); // beyond the bounded queue: refused without hashing
     });
 
     it("refuses forged tokens, other people's sessions, and verify from listeners", async () => {

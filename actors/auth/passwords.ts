@@ -56,29 +56,43 @@ export function defaultHashConcurrency(): number {
 
 export class HashLimiter {
   private running = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Array<{ since: number; go: () => void }> = [];
 
   constructor(
     readonly concurrency = defaultHashConcurrency(),
-    readonly maxWaiting = 64,
+    /** Logins that may queue: a few hashes' worth per running hash, well inside a client's timeout. */
+    readonly maxWaiting = concurrency * 8,
+    /** A login that waited longer is refused at its turn: its client has likely given up. */
+    readonly maxWaitMs = 2000,
   ) {}
 
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
-      if (this.waiting.length >= this.maxWaiting) {
-        throw new ChorusError("RATE_LIMITED", "auth node is busy; try again shortly");
+      if (this.waiting.length >= this.maxWaiting) throw busy();
+      const since = Date.now();
+      await new Promise<void>((go) => this.waiting.push({ since, go }));
+      if (Date.now() - since > this.maxWaitMs) {
+        this.release();
+        throw busy();
       }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {
       this.running++;
     }
     try {
       return await work();
     } finally {
-      const next = this.waiting.shift();
-      // Hand the slot straight to the next waiter; otherwise free it.
-      if (next) next();
-      else this.running--;
+      this.release();
     }
   }
+
+  /** Hand the slot straight to the next waiter, or free it. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next.go();
+    else this.running--;
+  }
+}
+
+function busy(): ChorusError {
+  return new ChorusError("RATE_LIMITED", "auth node is busy; try again shortly");
 }

@@ -24,7 +24,7 @@ export class AuthService {
   readonly sessions: SessionTable;
   private readonly throttle = new FailureThrottle();
   private readonly limiter = new HashLimiter();
-  /** Logins between their slot check and their session (they hold a slot meanwhile). */
+  /** Claimed logins still hashing (each holds its slot). */
   private pending = 0;
 
   constructor(
@@ -44,11 +44,14 @@ export class AuthService {
     const key = userKey(checkUserName(req.user));
     checkPublicKey(req.publicKey);
     this.throttle.check(key);
+    // A claimed login holds its slot while it hashes; an unclaimed one takes a
+    // slot only if one is free when it succeeds, so failing logins (a flood of
+    // guesses) never make the node look full.
     const claimed = actor.consumeClaim(req.claim);
-    if (!claimed && actor.load() >= actor.capacity) {
-      throw new ChorusError("NO_ROOM", "auth node is full: ask the prime for another");
-    }
-    this.pending++;
+    const noRoom = (): boolean => !claimed && actor.load() >= actor.capacity;
+    if (noRoom()) throw new ChorusError("NO_ROOM", "auth node is full: ask the prime for another");
+    if (claimed) this.pending++;
+    let opened = false;
     try {
       await this.ready;
       const row = await this.store.find(key);
@@ -59,9 +62,12 @@ export class AuthService {
         throw new ChorusError("UNAUTHORIZED", "wrong user name or password");
       }
       this.throttle.succeed(key);
+      if (noRoom())
+        throw new ChorusError("NO_ROOM", "auth node is full: ask the prime for another");
       const { session, token } = this.sessions.open(key, row.name);
       try {
         const sealed = sealTo(req.publicKey, token, tokenAad(actor.id, session.id));
+        opened = true;
         actor.log.info("logged in", { user: row.name, session: session.id });
         return {
           sessionId: session.id,
@@ -75,8 +81,8 @@ export class AuthService {
         throw err;
       }
     } finally {
-      this.pending--;
-      actor.beat();
+      if (claimed) this.pending--;
+      if (claimed || opened) actor.beat();
     }
   }
 
