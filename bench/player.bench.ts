@@ -1,6 +1,7 @@
 /**
- * Player benchmark (issue 5): time from play (the Enter key's call) to the
- * first sample written to the output, p50/p99, against the file node's own
+ * Player benchmark (issue 5): time from the Enter key (fed to the real
+ * screen code: key parsing, PlayerApp, the player library) to the first
+ * sample written to the output, p50/p99, against the file node's own
  * time to first chunk measured in the same run with stream.ts directly; and
  * underruns per minute with 50 listeners playing CD-quality audio at
  * real-time pace on this machine, against 1 listener.
@@ -10,7 +11,10 @@
  * instances in this process, each with its own broker connection and
  * session, writing to the null output (real-time clock, no device).
  */
+import { PassThrough, Writable } from "node:stream";
 import { NullOutput } from "../client/audio/null.js";
+import { PlayerApp } from "../client/screen/app.js";
+import { Terminal } from "../client/screen/terminal.js";
 import { UserSession } from "../client/auth.js";
 import { findFileSource } from "../client/file-source.js";
 import { Player } from "../client/player.js";
@@ -20,9 +24,8 @@ import { percentile, summary } from "./stats.js";
 
 const songSeconds = 60;
 
-async function firstSample(player: Player, id: string, from: number): Promise<number> {
-  const start = performance.now();
-  const first = new Promise<number>((resolve) => {
+function nextFirstSample(player: Player): Promise<number> {
+  return new Promise<number>((resolve) => {
     const off = player.onChange((e) => {
       if (e.kind === "first-sample") {
         off();
@@ -30,6 +33,11 @@ async function firstSample(player: Player, id: string, from: number): Promise<nu
       }
     });
   });
+}
+
+async function firstSample(player: Player, id: string, from: number): Promise<number> {
+  const start = performance.now();
+  const first = nextFirstSample(player);
   await player.play(id, from);
   const at = await first;
   return at - start;
@@ -52,16 +60,42 @@ export async function run(): Promise<void> {
       return p;
     });
   try {
-    // --- play → first sample, one listener --------------------------------------
+    // --- Enter → first sample, one listener, through the real screen code ------------
     const one = await start();
     const id = (await one.songs()).find((s) => s.file === "bench-cd.wav")!.id;
     await firstSample(one, id, 0); // warm-up: node spawn, JIT
     await one.stop();
+    const keys = new PassThrough();
+    let screen = "";
+    const out = Object.assign(
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          screen = (screen + chunk.toString()).slice(-20_000);
+          done();
+        },
+      }),
+      { columns: 120, rows: 40 },
+    );
+    const app = new PlayerApp(
+      one,
+      new Terminal({
+        input: keys as unknown as NodeJS.ReadStream,
+        output: out as unknown as NodeJS.WriteStream,
+      }),
+    );
+    const running = app.run();
+    while (!screen.includes("Songs (1)")) await new Promise((r) => setTimeout(r, 10));
     const player: number[] = [];
     for (let i = 0; i < 40; i++) {
-      player.push(await firstSample(one, id, (i * 7) % 50));
-      await one.stop();
+      const first = nextFirstSample(one);
+      const pressed = performance.now();
+      keys.write("\r");
+      player.push((await first) - pressed);
+      keys.write("s");
+      while (one.status().now?.state !== "stopped") await new Promise((r) => setTimeout(r, 2));
     }
+    app.quit();
+    await running;
 
     // Baseline: the file node's time to first chunk through stream.ts, same node and session.
     const nc = one.connection;
@@ -78,7 +112,7 @@ export async function run(): Promise<void> {
       await pb.stop();
     }
     await session.logout();
-    console.log(`play → first sample at the output (1 listener): ${summary(player)}`);
+    console.log(`Enter key → first sample at the output (1 listener): ${summary(player)}`);
     console.log(`baseline, stream.ts play → first chunk in hand: ${summary(raw)}`);
     console.log(
       `  player overhead at p50: ${(percentile(player, 50) - percentile(raw, 50)).toFixed(2)} ms (target: p50 under 50 ms)`,

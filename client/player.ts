@@ -62,6 +62,15 @@ export type PlayerEvent =
   | { kind: "ended"; message?: undefined; error?: undefined }
   | { kind: "played"; message?: undefined; error?: undefined; pcm: Uint8Array; byte: number };
 
+export interface TrackInfo {
+  song: SongInfo;
+  format: PcmFormat;
+  /** Byte offset of the next byte to reach the output. */
+  byte: number;
+  state: NowState;
+  source: string;
+}
+
 export interface PlayerStatus {
   songId?: string;
   now?: NowPlaying;
@@ -71,6 +80,8 @@ export interface PlayerStatus {
 
 /** One song being played. */
 interface Current {
+  /** What the screen shows as "from": the file node or host serving the stream now. */
+  sourceLabel: string;
   song: SongInfo;
   format: PcmFormat;
   stream?: OpenedStream;
@@ -242,11 +253,28 @@ export class Player {
    * `forSeconds` when given. Resolves once it streams.
    */
   async play(song: string, fromSeconds = 0, forSeconds?: number): Promise<void> {
+    await this.begin(() => this.retrying(() => this.openStream(song, fromSeconds)), forSeconds);
+  }
+
+  /**
+   * Play from another source (a P2P host, issue 6). Should that source fail
+   * mid-song, the player carries on from a file node at the same byte.
+   */
+  async playFrom(source: Source, song: string, fromSeconds = 0): Promise<void> {
+    await this.begin(() => source.open(song, fromSeconds, this.handlers()), undefined, source);
+  }
+
+  private async begin(
+    open: () => Promise<OpenedStream>,
+    forSeconds?: number,
+    source?: Source,
+  ): Promise<void> {
     this.checkOpen();
-    await this.stopCurrent();
+    // The old stream's stop goes out without waiting for its answer: the new song starts sooner.
+    await this.stopCurrent(false);
     const generation = ++this.generation;
     this.early = [];
-    const opened = await this.retrying(() => this.openStream(song, fromSeconds));
+    const opened = await open();
     if (generation !== this.generation) {
       await opened.stop().catch(() => undefined);
       return;
@@ -260,6 +288,7 @@ export class Player {
       ...this.options.jitter,
     });
     const current: Current = {
+      sourceLabel: (source ?? this.source)?.label ?? "",
       song: opened.song,
       format,
       stream: opened,
@@ -279,6 +308,8 @@ export class Player {
         firstSample: () => this.emit({ kind: "first-sample", at: performance.now() }),
         played: (pcm, byte) => this.emit({ kind: "played", pcm, byte }),
         ended: () => {
+          // Ended before the song did (--for): the source need not send more.
+          if (!buffer.endReceived) void current.stream?.stop().catch(() => undefined);
           this.emit({ kind: "ended" });
           this.emit({ kind: "changed" });
         },
@@ -352,7 +383,7 @@ export class Player {
   }
 
   async pause(): Promise<void> {
-    const c = this.playing();
+    const c = this.active();
     if (c.paused) return;
     c.paused = true;
     c.playback.pause();
@@ -361,7 +392,7 @@ export class Player {
   }
 
   async resume(): Promise<void> {
-    const c = this.playing();
+    const c = this.active();
     if (!c.paused) return;
     c.paused = false;
     c.lastChunkAt = performance.now();
@@ -395,13 +426,14 @@ export class Player {
     this.emit({ kind: "changed" });
   }
 
-  private async stopCurrent(): Promise<void> {
+  private async stopCurrent(waitForSource = true): Promise<void> {
     const c = this.current;
     this.generation++;
     if (!c || c.stopped) return;
     c.stopped = true;
+    const stream = c.stream?.stop().catch(() => undefined);
     await Promise.all([
-      c.stream?.stop().catch(() => undefined),
+      waitForSource ? stream : undefined,
       c.playback.stop().catch(() => undefined),
     ]);
   }
@@ -425,7 +457,7 @@ export class Player {
     });
   }
 
-  private playing(): Current {
+  private active(): Current {
     const c = this.current;
     if (!c || c.stopped || c.playback.state === "ended") {
       throw new ChorusError("BAD_REQUEST", "nothing is playing");
@@ -441,6 +473,19 @@ export class Player {
     return c ? bytesToSeconds(c.format, c.buffer.offset) : 0;
   }
 
+  /** The song playing now, its format and byte position (what a P2P host announces). */
+  track(): TrackInfo | undefined {
+    const c = this.current;
+    if (!c) return undefined;
+    return {
+      song: c.song,
+      format: c.format,
+      byte: c.buffer.offset,
+      state: this.nowState(c),
+      source: c.sourceLabel,
+    };
+  }
+
   status(): PlayerStatus {
     const c = this.current;
     if (!c) return { bufferMs: 0, underruns: 0 };
@@ -452,7 +497,7 @@ export class Player {
         position: bytesToSeconds(c.format, c.buffer.offset),
         duration: c.song.duration,
         format: describeFormat(c.format),
-        source: this.source?.label,
+        source: c.sourceLabel,
       },
       bufferMs: c.buffer.bufferedMs,
       underruns: c.total + c.buffer.underruns,
@@ -475,7 +520,7 @@ export class Player {
     if (c.playback.state === "ended") return;
     c.stream.position(c.buffer.offset);
     const stalled = performance.now() - c.lastChunkAt > (this.options.stallMs ?? 1500);
-    if (stalled && c.buffer.state !== "ended" && !this.recovering) {
+    if (stalled && !c.buffer.endReceived && !this.recovering) {
       void this.recover("no audio from the source");
     }
   }
@@ -560,6 +605,7 @@ export class Player {
       return;
     }
     c.stream = opened;
+    c.sourceLabel = source.label;
     c.epoch = opened.start.epoch;
     c.lastChunkAt = performance.now();
     if (c.paused) await opened.pause();

@@ -1,6 +1,6 @@
 /** `chorus songs` and `chorus play` as real processes: output, exit codes, bad input. */
 import { expect } from "chai";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { ChorusConfig } from "../actors/config.js";
@@ -101,6 +101,36 @@ describe("chorus songs / chorus play (real processes)", function () {
     expect(Buffer.concat(chunks).equals(songs[0]!.pcm)).to.equal(true);
     expect(err).to.include(
       "raw PCM 22.05 kHz mono 8-bit: pipe into aplay -t raw -f U8 -r 22050 -c 1",
+    );
+  });
+
+  it("--out speaker plays on the sound card (ALSA's null device); with none it says so", async () => {
+    const nullConf = path.join(dir, "null-alsa.conf");
+    const badConf = path.join(dir, "bad-alsa.conf");
+    writeFileSync(nullConf, "pcm.!default { type null }\n");
+    writeFileSync(badConf, "pcm.!default { type hw card 9 }\n");
+    const ok = await run(["play", "one", "--out", "speaker", "--user", "Someone"], {
+      ...env,
+      ALSA_CONFIG_PATH: nullConf,
+    });
+    expect(ok.code, ok.out).to.equal(0);
+    expect(ok.out).to.include("chorus: audio output: sound card (speaker)\n");
+    const none = await run(["play", "one", "--out", "speaker", "--user", "Someone"], {
+      ...env,
+      ALSA_CONFIG_PATH: badConf,
+    });
+    expect(none.code).to.equal(1);
+    expect(none.out).to.equal(
+      "chorus: cannot use the sound card: no usable sound device (cannot open device default)\n",
+    );
+    // By default, with no device and stdout a pipe: raw PCM, and the reason, once.
+    const auto = await run(["play", "one", "--user", "Someone"], {
+      ...env,
+      ALSA_CONFIG_PATH: badConf,
+    });
+    expect(auto.code).to.equal(0);
+    expect(auto.out).to.include(
+      "chorus: audio output: raw PCM on stdout (no usable sound device (cannot open device default))\n",
     );
   });
 

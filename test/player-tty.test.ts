@@ -190,12 +190,31 @@ describe("chorus player in a terminal (tmux)", function () {
     expect(screen).to.include("EXIT=0");
     expect(screen).to.match(/ echo /); // the terminal echoes again (not "-echo")
     expect(screen).not.to.include("Songs (2)"); // the alternate screen is gone
+    // Quitting logged out: no session left at any auth node.
+    const nc = await sys.connect();
+    await waitFor(
+      async () => (await sys.nodes(nc)).filter((n) => n.kind === "auth").every((n) => n.load === 0),
+      "no session left",
+    );
   });
 
-  it("Ctrl-C quits and restores the terminal; a small terminal gets a message, then redraws", async () => {
+  it("next/previous/stop/join keys; a small terminal gets a message, then redraws; Ctrl-C restores the terminal", async () => {
     await login();
     tmux.keys("Down", "Enter");
-    await tmux.see(/Beta[\s\S]*▶ playing/, "Beta playing");
+    await tmux.see(/♪ Beta[\s\S]*▶ playing/, "Beta playing");
+    tmux.keys("p");
+    await tmux.see(/♪ Alpha[\s\S]*▶ playing/, "previous: Alpha playing");
+    tmux.keys("n");
+    await tmux.see(/♪ Beta[\s\S]*▶ playing/, "next: Beta playing");
+    tmux.keys("s");
+    await tmux.see("■ stopped", "stopped");
+    tmux.keys("j");
+    await tmux.see("join host:", "the join prompt");
+    tmux.type("somehost");
+    tmux.keys("Enter");
+    await tmux.see("joining a P2P host is not available in this version", "the join answer");
+    tmux.keys("Space");
+    await tmux.see(/♪ Beta[\s\S]*▶ playing/, "Space plays the stopped song again");
     tmux.resize(50, 10);
     await tmux.see("terminal too small: 50x10", "the too-small message");
     tmux.resize(100, 30);

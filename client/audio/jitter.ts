@@ -88,6 +88,11 @@ export class JitterBuffer {
     return this.reading;
   }
 
+  /** The end-of-song marker has arrived (the tail may still be playing). */
+  get endReceived(): boolean {
+    return this.endSeen;
+  }
+
   /** Offset right after the last byte received. */
   get receivedOffset(): number {
     return this.received;
