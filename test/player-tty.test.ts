@@ -62,6 +62,11 @@ class Tmux {
     this.tmux(["send-keys", "-t", "t", ...keys]);
   }
 
+  /** The PID of the shell in the pane (the player is its child). */
+  panePid(): number {
+    return Number(this.tmux(["list-panes", "-t", "t", "-F", "#{pane_pid}"]).trim());
+  }
+
   screen(): string {
     return this.tmux(["capture-pane", "-p", "-t", "t"]);
   }
@@ -237,5 +242,29 @@ describe("chorus player in a terminal (tmux)", function () {
     await tmux.see(/Songs \(2\)/, "the song list");
     tmux.keys("q");
     expect(await tmux.see(/EXIT=\d+/, "exit")).to.include("EXIT=0");
+  });
+
+  it("Ctrl-C at the password prompt and SIGTERM while playing both give the terminal back", async () => {
+    tmux.type(command("--user Someone"));
+    tmux.keys("Enter");
+    await tmux.see("Password for Someone:", "the password prompt");
+    tmux.type("pass");
+    tmux.keys("C-c");
+    let screen = await tmux.see(/EXIT=\d+/, "the player to exit");
+    expect(screen).to.include("EXIT=130");
+    expect(screen).to.match(/ echo /);
+    tmux.keys("clear", "Enter");
+    await login();
+    tmux.keys("Enter");
+    await tmux.see("▶ playing", "playing");
+    const shell = tmux.panePid();
+    const player = execFileSync("ps", ["-o", "pid=", "--ppid", String(shell)], { encoding: "utf8" })
+      .trim()
+      .split(/\s+/)
+      .map(Number)[0] as number;
+    process.kill(player, "SIGTERM");
+    screen = await tmux.see(/EXIT=\d+/, "the player to exit");
+    expect(screen).to.include("EXIT=143");
+    expect(screen).to.match(/ echo /);
   });
 });
