@@ -77,7 +77,7 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
   };
 
   // One system for the whole file (tests that need their own come last).
-  before(async () => startSystem());
+  before(async () => startSystem({ missedBeats: 6 }));
   after(async () => stopSystem());
 
   it("delivers each demo format bit-exact from the start and from a position, no chunk lost or repeated", async () => {
@@ -170,14 +170,16 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
       manualPosition: true,
       onChunk: () => received++,
     });
-    // Nothing reported as played: the node sends its window (4 chunks) and waits.
-    await waitFor(() => received >= 4, "the window");
+    // Nothing reported as played: the node fills its window of 2 s (a short first chunk of
+    // 100 ms, then 500 ms chunks: 5 chunks, 2.1 s) and waits.
+    await waitFor(() => received >= 5, "the window");
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(received).to.equal(4);
+    expect(received).to.equal(5);
+    // Played 1 s: the window reaches 3 s, two more chunks (to 3.1 s).
     playback.played(playback.chunkFrames * 2);
-    await waitFor(() => received >= 6, "two more chunks");
+    await waitFor(() => received >= 7, "two more chunks");
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(received).to.equal(6);
+    expect(received).to.equal(7);
     await playback.stop();
   });
 

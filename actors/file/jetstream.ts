@@ -8,11 +8,14 @@
  *   folder is the system of record, and after a broker restart the node
  *   re-creates the stream and consumers and publishes again from the
  *   listener's last reported position (which the client knows too).
- * - interest retention with ack-none push consumers: a chunk leaves the
- *   stream once pushed to its listener, so the stream holds only chunks in
- *   flight; limits per subject, bytes and age bound it when a listener stalls
- *   or a node dies. Discard old: a stalled listener loses its oldest chunks
- *   (it notices the gap and asks to sync), never blocks others.
+ * - limits retention, bounded per listener (max_msgs_per_subject: the window
+ *   plus two), in total (max_bytes) and in age (max_age, for streams of a
+ *   node that died); a stream's subject is purged when it ends or seeks.
+ *   Discard old: a stalled listener loses its oldest chunks (it notices the
+ *   gap and asks to sync), never blocks others. Interest retention kept the
+ *   stream smaller but, on nats-server 2.9, made delivery with hundreds of
+ *   consumers on one stream markedly later (measured: 1,806 vs 59 late
+ *   chunks with 200 listeners).
  * - flow control on each push consumer: the server slows down for a slow
  *   client rather than flooding it.
  */
@@ -36,10 +39,11 @@ export const audioStreamConfig: Partial<StreamConfig> & { name: string } = {
   name: audioStreamName,
   subjects: [subjects.audioAll],
   storage: StorageType.Memory,
-  retention: RetentionPolicy.Interest,
+  retention: RetentionPolicy.Limits,
   discard: DiscardPolicy.Old,
-  // A listener never has more than a window in flight; the rest is slack.
-  max_msgs_per_subject: windowChunks * 2 + 2,
+  // A listener never has more than a window in flight (plus a short first chunk and the
+  // end marker); the node purges a stream's subject when it ends or seeks.
+  max_msgs_per_subject: windowChunks + 3,
   max_bytes: 512 * 1024 * 1024,
   max_msg_size: 1024 * 1024,
   // Chunks of a stream whose node died leave after this.

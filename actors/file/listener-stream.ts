@@ -14,6 +14,7 @@ import type { Logger } from "../log.js";
 import { subjects } from "../subjects.js";
 import type { SongFile } from "./catalogue.js";
 import type { AudioJetStream } from "./jetstream.js";
+import type { Publisher, PublishScheduler } from "./scheduler.js";
 import {
   chunkMs,
   encodeChunk,
@@ -35,7 +36,7 @@ export interface StreamHooks {
 const publishTimeoutMs = 2000;
 const retryMs = 250;
 
-export class ListenerStream {
+export class ListenerStream implements Publisher {
   readonly subject: string;
   readonly format: AudioFormat;
   readonly chunkFrames: number;
@@ -49,8 +50,10 @@ export class ListenerStream {
   /** The end-of-song marker of the current epoch went out. */
   eosSent = false;
   private seq = 0;
-  private pumping = false;
-  private again = false;
+  private retrying = false;
+  /** Where the current epoch began: its first chunk is short. */
+  private epochStart: number;
+  readonly firstChunkFrames: number;
   private retryTimer?: NodeJS.Timeout;
 
   private constructor(
@@ -62,6 +65,7 @@ export class ListenerStream {
     /** The listener's inbox its consumer pushes to. */
     readonly deliverSubject: string,
     private readonly audio: AudioJetStream,
+    private readonly scheduler: PublishScheduler,
     private readonly hooks: StreamHooks,
     private readonly log: Logger,
     startFrame: number,
@@ -72,6 +76,8 @@ export class ListenerStream {
     this.chunkFrames = Math.max(1, Math.round((sampleRate * chunkMs) / 1000));
     this.head = startFrame;
     this.played = startFrame;
+    this.epochStart = startFrame;
+    this.firstChunkFrames = Math.max(1, Math.round(this.chunkFrames / 5));
   }
 
   static async open(
@@ -81,6 +87,7 @@ export class ListenerStream {
     song: SongFile,
     deliver: string,
     audio: AudioJetStream,
+    scheduler: PublishScheduler,
     hooks: StreamHooks,
     log: Logger,
     startFrame: number,
@@ -91,7 +98,19 @@ export class ListenerStream {
     } catch {
       throw new ChorusError("NOT_FOUND", "the song was removed from the music folder");
     }
-    return new ListenerStream(id, session, user, song, fd, deliver, audio, hooks, log, startFrame);
+    return new ListenerStream(
+      id,
+      session,
+      user,
+      song,
+      fd,
+      deliver,
+      audio,
+      scheduler,
+      hooks,
+      log,
+      startFrame,
+    );
   }
 
   get frames(): number {
@@ -143,6 +162,7 @@ export class ListenerStream {
     this.eosSent = false;
     this.head = frame;
     this.played = frame;
+    this.epochStart = frame;
     // Chunks of the old epoch not yet pushed are useless now.
     await this.audio.purge(this.id).catch(() => undefined);
     this.pump();
@@ -153,41 +173,43 @@ export class ListenerStream {
     if (this.ended) return;
     await this.audio.openConsumer(this.id, this.deliverSubject);
     this.head = this.played;
+    this.epochStart = this.played;
     this.eosSent = false;
     this.pump();
   }
 
-  /** Publish chunks while the window has room. Re-entrant calls just ask for another pass. */
+  /** Ask the node's scheduler for a turn to publish. */
   pump(): void {
-    if (this.pumping) {
-      this.again = true;
-      return;
-    }
-    this.pumping = true;
-    void this.pumpLoop()
-      .catch((err: unknown) => {
-        this.log.warn("stream failed", { stream: this.id, error: String(err) });
-        void this.end("error", "the node could not read the song");
-      })
-      .finally(() => {
-        this.pumping = false;
-        if (this.again && !this.ended) this.pump();
-      });
+    if (!this.ended) this.scheduler.wake(this);
   }
 
-  private async pumpLoop(): Promise<void> {
-    do {
-      this.again = false;
-      while (!this.ended && !this.paused && this.head < this.frames && this.inWindow()) {
-        if (!(await this.publishNext())) return;
-      }
-      if (!this.ended && !this.eosSent && this.head >= this.frames) {
+  /** Publisher: may this stream publish now? */
+  wants(): boolean {
+    if (this.ended || this.paused || this.retrying) return false;
+    if (this.head < this.frames) return this.inWindow();
+    return !this.eosSent;
+  }
+
+  /** Publisher: how much audio the listener has in hand or on the way, in frames. */
+  lead(): number {
+    return this.head - this.played;
+  }
+
+  /** Publisher: publish the next chunk, or the end-of-song marker. */
+  async step(): Promise<void> {
+    try {
+      if (this.head < this.frames) {
+        await this.publishNext();
+      } else if (!this.eosSent) {
         const epoch = this.epoch;
         // The end-of-song marker; the stream itself ends when the listener has played it all.
         if (await this.publishMarker("eos")) this.eosSent = this.epoch === epoch;
         else this.retryLater();
       }
-    } while (this.again && !this.ended);
+    } catch (err) {
+      this.log.warn("stream failed", { stream: this.id, error: String(err) });
+      await this.end("error", "the node could not read the song");
+    }
   }
 
   private inWindow(): boolean {
@@ -202,7 +224,9 @@ export class ListenerStream {
     }
     const epoch = this.epoch;
     const frame = this.head;
-    const frames = Math.min(this.chunkFrames, this.frames - frame);
+    // The first chunk of an epoch is short, so the listener has audio sooner.
+    const size = frame === this.epochStart ? this.firstChunkFrames : this.chunkFrames;
+    const frames = Math.min(size, this.frames - frame);
     const { blockAlign, sampleRate } = this.format;
     const pcm = Buffer.allocUnsafe(frames * blockAlign);
     const offset = this.song.info.dataOffset + frame * blockAlign;
@@ -241,12 +265,16 @@ export class ListenerStream {
 
   private retryLater(): void {
     clearTimeout(this.retryTimer);
+    this.retrying = true;
     this.retryTimer = setTimeout(() => {
       this.audio
         .ensureStream()
         .then(() => this.audio.openConsumer(this.id, this.deliverSubject))
         .catch(() => undefined)
-        .finally(() => this.pump());
+        .finally(() => {
+          this.retrying = false;
+          this.pump();
+        });
     }, retryMs);
   }
 
@@ -285,14 +313,19 @@ export class ListenerStream {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.retryTimer);
+    this.scheduler.forget(this);
     this.hooks.onEnd(this, reason);
     if (reason !== "stopped" && reason !== "eos") await this.publishMarker(reason, message);
     await this.fd.close().catch(() => undefined);
-    if (reason === "stopped" || reason === "eos") {
+    const release = async (): Promise<void> => {
       await this.audio.closeConsumer(this.id);
+      await this.audio.purge(this.id).catch(() => undefined);
+    };
+    if (reason === "stopped" || reason === "eos") {
+      await release();
     } else {
-      // Let the marker reach the listener before its consumer goes.
-      setTimeout(() => void this.audio.closeConsumer(this.id), closeConsumerAfterMs).unref();
+      // Let the marker reach the listener before its consumer and chunks go.
+      setTimeout(() => void release(), closeConsumerAfterMs).unref();
     }
     this.log.info("stream ended", { stream: this.id, reason, user: this.user });
   }

@@ -22,6 +22,7 @@ import {
   type PlayReply,
   type PlayRequest,
 } from "./protocol.js";
+import { PublishScheduler } from "./scheduler.js";
 import { SessionWatch } from "./session-watch.js";
 
 /** Ack latency above which the node refuses new streams (it is falling behind). */
@@ -31,6 +32,7 @@ export class FileService {
   readonly catalogue: Catalogue;
   readonly streams = new Map<string, ListenerStream>();
   private audio!: AudioJetStream;
+  private readonly scheduler = new PublishScheduler();
   private sessions!: SessionWatch;
   /** Plays past the capacity check but not yet in `streams`. */
   private opening = 0;
@@ -73,8 +75,11 @@ export class FileService {
   private async play(req: PlayRequest): Promise<PlayReply> {
     const { actor } = this;
     if (actor.isStopping()) throw new ChorusError("UNAVAILABLE", "file node is stopping");
-    const user = await this.sessions.verify(req.session);
-    const song = await this.catalogue.resolve(req.song);
+    // Verify the session and find the song at the same time.
+    const [user, song] = await Promise.all([
+      this.sessions.verify(req.session),
+      this.catalogue.resolve(req.song),
+    ]);
     const from = req.from ?? 0;
     if (from >= song.info.duration) {
       throw new ChorusError(
@@ -98,6 +103,7 @@ export class FileService {
         song,
         req.deliver,
         this.audio,
+        this.scheduler,
         {
           onEnd: (s, reason) => this.ended(s, reason),
           onAck: (ms) => this.sawAck(ms),
