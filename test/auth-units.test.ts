@@ -123,6 +123,21 @@ describe("auth building blocks", () => {
     expect(peak).to.equal(2);
   });
 
+  it("lets claimed logins ahead of the queue and never refuses them", async () => {
+    const limiter = new HashLimiter(1, 1);
+    const order: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const first = limiter.run(() => gate);
+    const ordinary = limiter.run(async () => void order.push("ordinary"));
+    const refused = await limiter.run(async () => undefined).catch((e: unknown) => e);
+    expect(refused).to.have.property("code", "RATE_LIMITED");
+    const claimed = [1, 2].map(() => limiter.run(async () => void order.push("claimed"), true));
+    open();
+    await Promise.all([first, ordinary, ...claimed]);
+    expect(order).to.deep.equal(["claimed", "claimed", "ordinary"]);
+  });
+
   it("SQLite: processes opening a fresh file at once; the newest version wins", async function () {
     this.timeout(30_000);
     const dir = mkdtempSync(path.join(tmpdir(), "chorus-users-"));

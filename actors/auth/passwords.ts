@@ -54,24 +54,36 @@ export function defaultHashConcurrency(): number {
   return Math.max(1, Math.min(cpus().length, pool - 1));
 }
 
+/**
+ * Runs at most `concurrency` hashes at once. Logins the prime sent here (with
+ * a claim) are bounded by the node's capacity already: they queue first and
+ * are never refused. Other logins (anyone may send them) wait behind them in
+ * a bounded queue, and are refused when it is full or when they waited too long.
+ */
 export class HashLimiter {
   private running = 0;
-  private readonly waiting: Array<{ since: number; go: () => void }> = [];
+  private readonly waiting: Array<{ since: number; priority: boolean; go: () => void }> = [];
 
   constructor(
     readonly concurrency = defaultHashConcurrency(),
-    /** Logins that may queue: a few hashes' worth per running hash, well inside a client's timeout. */
+    /** Unclaimed logins that may queue: a few hashes' worth per running hash. */
     readonly maxWaiting = concurrency * 8,
-    /** A login that waited longer is refused at its turn: its client has likely given up. */
+    /** An unclaimed login that waited longer is refused at its turn: its client has likely given up. */
     readonly maxWaitMs = 2000,
   ) {}
 
-  async run<T>(work: () => Promise<T>): Promise<T> {
+  async run<T>(work: () => Promise<T>, priority = false): Promise<T> {
     if (this.running >= this.concurrency) {
-      if (this.waiting.length >= this.maxWaiting) throw busy();
+      const queued = this.waiting.filter((w) => !w.priority).length;
+      if (!priority && queued >= this.maxWaiting) throw busy();
       const since = Date.now();
-      await new Promise<void>((go) => this.waiting.push({ since, go }));
-      if (Date.now() - since > this.maxWaitMs) {
+      await new Promise<void>((go) => {
+        const entry = { since, priority, go };
+        const firstOrdinary = this.waiting.findIndex((w) => !w.priority);
+        if (priority && firstOrdinary >= 0) this.waiting.splice(firstOrdinary, 0, entry);
+        else this.waiting.push(entry);
+      });
+      if (!priority && Date.now() - since > this.maxWaitMs) {
         this.release();
         throw busy();
       }

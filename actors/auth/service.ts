@@ -55,7 +55,7 @@ export class AuthService {
     try {
       await this.ready;
       const row = await this.store.find(key);
-      const ok = await this.limiter.run(() => verifyPassword(row?.hash, req.password));
+      const ok = await this.limiter.run(() => verifyPassword(row?.hash, req.password), claimed);
       if (!ok || !row) {
         this.throttle.fail(key);
         actor.log.info("login refused");
