@@ -51,6 +51,8 @@ export interface PlayerOptions {
   playback?: PlaybackOptions;
   /** No audio for this long while playing means the source is gone. */
   stallMs?: number;
+  /** Give up a song whose stream cannot be got back for this long (default: never). */
+  giveUpMs?: number;
   /** Name of the broker connection. */
   name?: string;
 }
@@ -313,11 +315,7 @@ export class Player {
           this.emit({ kind: "ended" });
           this.emit({ kind: "changed" });
         },
-        failed: (err) => {
-          current.failed = err.message;
-          this.say(`audio output failed: ${err.message}`, true);
-          void current.stream?.stop().catch(() => undefined);
-        },
+        failed: (err) => this.fail(current, `audio output failed: ${err.message}`),
       },
       this.options.playback ?? defaultPlayback,
     );
@@ -374,9 +372,8 @@ export class Player {
       return;
     }
     if (reason === "stopped") return;
-    if (reason === "removed" || reason === "error") {
-      this.say(`the song cannot be played any more: ${message ?? reason}`, true);
-      c.buffer.end();
+    if (reason === "removed") {
+      this.fail(c, `the song cannot be played any more: ${message ?? reason}`);
       return;
     }
     void this.recover(message ?? reason);
@@ -444,8 +441,7 @@ export class Player {
       const check = (): boolean => {
         const c = this.current;
         if (!c || c.stopped) resolve("stopped");
-        else if (c.failed)
-          reject(new ChorusError("UNAVAILABLE", `audio output failed: ${c.failed}`));
+        else if (c.failed) reject(new ChorusError("UNAVAILABLE", c.failed));
         else if (c.playback.state === "ended") resolve("ended");
         else return false;
         return true;
@@ -550,9 +546,26 @@ export class Player {
     const generation = this.generation;
     const c = this.current;
     this.emit({ kind: "changed" });
+    // Requests wait out a reconnect for their full timeout: the give-up runs on its own clock.
+    const giveUp = this.options.giveUpMs;
+    const timer =
+      giveUp === undefined || !c
+        ? undefined
+        : setTimeout(() => {
+            if (this.recovering && !c.stopped) {
+              this.fail(
+                c,
+                `lost the stream (${why}) and could not get it back in ${giveUp / 1000} s`,
+              );
+            }
+          }, giveUp);
     try {
       let wait = 100;
-      for (let attempt = 1; !this.closed && generation === this.generation; attempt++) {
+      for (
+        let attempt = 1;
+        !this.closed && generation === this.generation && !c?.failed;
+        attempt++
+      ) {
         try {
           if (why !== "broker reconnected" || attempt > 1) await this.dropSource();
           if (this.session && !this.session.alive) await this.resetSession();
@@ -565,12 +578,9 @@ export class Player {
           this.say(`carrying on from ${clock(bytesToSeconds(c.format, c.buffer.offset))}`);
           return;
         } catch (err) {
-          if (err instanceof ChorusError && !err.retryable && !isSessionError(err)) {
-            if (err.code === "NOT_FOUND") {
-              this.say(`cannot carry on: ${err.message}`, true);
-              c?.buffer.end();
-              return;
-            }
+          if (err instanceof ChorusError && err.code === "NOT_FOUND" && c) {
+            this.fail(c, `cannot carry on: ${err.message}`);
+            return;
           }
           if (isSessionError(err)) await this.resetSession();
           if (attempt === 1 || attempt % 10 === 0) this.say(`reconnecting (${why})…`, true);
@@ -579,6 +589,7 @@ export class Player {
         }
       }
     } finally {
+      clearTimeout(timer);
       this.recovering = false;
       this.emit({ kind: "changed" });
     }
@@ -600,7 +611,7 @@ export class Player {
     const from = Math.max(0, (resumeByte / frame - 0.5) / c.format.sampleRate);
     const source = await this.ensureSource();
     const opened = await source.open(c.song.id, from, this.handlers());
-    if (generation !== this.generation || c.stopped) {
+    if (generation !== this.generation || c.stopped || c.failed) {
       await opened.stop().catch(() => undefined);
       return;
     }
@@ -610,6 +621,16 @@ export class Player {
     c.lastChunkAt = performance.now();
     if (c.paused) await opened.pause();
     this.flushEarly();
+  }
+
+  /** The song cannot go on: say why once; waitForEnd() rejects with it. */
+  private fail(c: Current, message: string): void {
+    if (c.failed) return;
+    c.failed = message;
+    this.say(message, true);
+    void c.stream?.stop().catch(() => undefined);
+    void c.playback.stop().catch(() => undefined);
+    this.emit({ kind: "changed" });
   }
 
   private checkOpen(): void {

@@ -50,12 +50,16 @@ describe("player client (real system)", function () {
 
   const song = (file: string): TestSong => songs.find((s) => s.file === file) as TestSong;
 
-  async function player(output: AudioOutput = new NullOutput()): Promise<Player> {
+  async function player(
+    output: AudioOutput = new NullOutput(),
+    giveUpMs?: number,
+  ): Promise<Player> {
     const p = await Player.start({
       config: client,
       credentials: demoUser,
       output,
       findSource: findFileSource,
+      giveUpMs,
     });
     players.push(p);
     return p;
@@ -164,5 +168,25 @@ describe("player client (real system)", function () {
     } catch (err) {
       expect((err as Error).message).to.match(/unknown song|no such song|not found/i);
     }
+  });
+
+  it("gives up with a readable error when the broker does not come back", async () => {
+    const p = await player(new NullOutput(), 1500);
+    const id = (await p.songs()).find((s) => s.file === "long-8k.wav")!.id;
+    await p.play(id);
+    await waitFor(() => p.position > 0.2, "playback to start");
+    const port = sys.broker!.port;
+    await sys.stopBroker();
+    try {
+      await p.waitForEnd();
+      expect.fail("should fail");
+    } catch (err) {
+      expect((err as Error).message).to.match(
+        /^lost the stream \(.*\) and could not get it back in 1\.5 s$/,
+      );
+    } finally {
+      await sys.startBroker(port);
+    }
+    expect(p.status().now?.state).to.equal("failed");
   });
 });

@@ -48,7 +48,8 @@ ${credentialUsage}`,
     const config = loadConfig(flags);
     const output = await outputFor(flags, config, false);
     const credentials = await getCredentials(flags);
-    const player = await startPlayer(config, credentials, output);
+    // A script wants an answer: a stream that cannot be got back in 30 s fails the command.
+    const player = await startPlayer(config, credentials, output, { giveUpMs: 30_000 });
     const off = player.onChange((e) => {
       if (e.kind === "message") say(e.message);
     });
