@@ -145,4 +145,32 @@ export const subjectTable: ReadonlyArray<{
     listeners: "every auth node",
     what: "user versions (sealed) for every machine's SQLite (stream CHORUS_USERS)",
   },
+  {
+    subject: "chorus.file.<id>.songs",
+    kind: "req",
+    publishers: "logged-in clients",
+    listeners: "that file node",
+    what: "the songs of its music folder (session checked at its auth node)",
+  },
+  {
+    subject: "chorus.file.<id>.play",
+    kind: "req",
+    publishers: "logged-in clients",
+    listeners: "that file node",
+    what: "stream a song from a position to the client's inbox; answers the stream id",
+  },
+  {
+    subject: "chorus.file.<id>.control",
+    kind: "req",
+    publishers: "the listening client",
+    listeners: "that file node",
+    what: "pause, resume, seek, stop, sync, position reports (the stream's own session only)",
+  },
+  {
+    subject: "chorus.audio.<streamId>",
+    kind: "stream",
+    publishers: "file nodes",
+    listeners: "one listener, by a push consumer its file node made",
+    what: "audio chunks: stream, seq, epoch, frame/byte offset, time, format, PCM; end marker (stream CHORUS_AUDIO)",
+  },
 ];

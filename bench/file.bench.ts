@@ -48,6 +48,8 @@ interface Rig {
   conns: NatsConnection[];
   sessions: Session[];
   users: UserSession[];
+  /** Everything the prime and the nodes it spawned logged. */
+  primeOutput: () => string;
 }
 
 function cpuSeconds(pid: number): number {
@@ -72,7 +74,7 @@ async function setUp(): Promise<Rig> {
   mkdirSync(config.music, { recursive: true });
   // 40 s of CD-quality audio, made here (not committed).
   writeFileSync(path.join(config.music, "cd.wav"), toneWav(40, { rate: 44100, channels: 2 }));
-  await sys.startControl("prime", config);
+  const prime = await sys.startControl("prime", config);
   const conns: NatsConnection[] = [];
   for (let i = 0; i < 44; i++) conns.push(await sys.connect("listener"));
   const first = conns[0] as NatsConnection;
@@ -87,7 +89,16 @@ async function setUp(): Promise<Rig> {
   for (const n of nodes) sys.track(n.pid);
   const nodePid = nodes.find((n) => n.id === nodeId)?.pid ?? 0;
   const brokerPid = sys.broker?.process.pid ?? 0;
-  return { sys, nodeId, nodePid, brokerPid, conns, sessions, users };
+  return {
+    sys,
+    nodeId,
+    nodePid,
+    brokerPid,
+    conns,
+    sessions,
+    users,
+    primeOutput: prime.proc.output,
+  };
 }
 
 function connFor(rig: Rig, i: number): NatsConnection {
@@ -177,6 +188,11 @@ function realTimeListeners(
         chunks++;
         const deadline = firstAt + chunk.time * 1000;
         if (now > deadline + 1) {
+          if (process.env.CHORUS_BENCH_TRACE) {
+            console.log(
+              `late ${i} t=${now - wall0} chunk=${chunk.time.toFixed(1)} by=${now - deadline}`,
+            );
+          }
           lateChunks++;
           underrun.add(i);
           worstLate = Math.max(worstLate, now - deadline);
@@ -302,7 +318,8 @@ export async function run(): Promise<void> {
   const rig = await setUp();
   try {
     console.log("setup: broker, prime, auth node, file node as separate processes; 40 s CD WAV");
-    for (const n of [1, 50, 200]) {
+    const ttfaSizes = (process.env.CHORUS_BENCH_TTFA ?? "1,50,200").split(",").map(Number);
+    for (const n of ttfaSizes) {
       const { ttfa, late } = await firstAudioUnderLoad(rig, n === 1 ? 0 : n, 40);
       console.log(
         `time to first audio while ${String(n === 1 ? 0 : n).padStart(3)} listeners play: ` +
@@ -337,6 +354,17 @@ export async function run(): Promise<void> {
       if (r.underrunListeners > 0) break;
     }
   } finally {
+    const warnings = rig
+      .primeOutput()
+      .split("\n")
+      .filter((l) => / (warn|error) /.test(l));
+    if (process.env.CHORUS_BENCH_TRACE) {
+      for (const l of rig.primeOutput().split("\n")) if (l.includes("stats")) console.log(l);
+    }
+    if (warnings.length) {
+      console.log(`${warnings.length} warnings logged by the nodes, e.g.:`);
+      for (const l of warnings.slice(0, 5)) console.log(`  ${l.slice(0, 200)}`);
+    }
     for (const u of rig.users) u.stopHeartbeats();
     await rig.sys.cleanup();
   }

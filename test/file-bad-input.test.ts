@@ -1,11 +1,12 @@
 import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { expect } from "chai";
 import { symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { ChorusConfig } from "../actors/config.js";
 import { call } from "../actors/endpoint.js";
 import { ChorusError } from "../actors/errors.js";
-import type { Session } from "../actors/file/protocol.js";
+import { audioStreamName, type Session } from "../actors/file/protocol.js";
 import { subjects } from "../actors/subjects.js";
 import { UserSession } from "../client/auth.js";
 import { findFileNode, listSongs, play, type Playback } from "../client/stream.js";
@@ -209,6 +210,23 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
       call(listener, subjects.fileControl(nodeId), { op: "explode", session, streamId: "x" }),
     );
     expect(op.code).to.equal("BAD_REQUEST");
+  });
+
+  it("denies a listener opening its own consumer on the audio stream (others' audio)", async () => {
+    const ljsm = await jetstreamManager(listener);
+    const attempts: Array<[string, () => Promise<unknown>]> = [
+      ["consumer", () => ljsm.consumers.add(audioStreamName, { filter_subject: "chorus.audio.x" })],
+      ["stream info", () => ljsm.streams.info(audioStreamName)],
+      ["purge", () => ljsm.streams.purge(audioStreamName)],
+      ["delete", () => ljsm.streams.delete(audioStreamName)],
+    ];
+    for (const [what, attempt] of attempts) {
+      const err = await attempt().catch((e: unknown) => e);
+      expect(err, what)
+        .to.be.instanceOf(Error)
+        .with.property("message")
+        .that.match(/Permissions Violation/);
+    }
   });
 
   it("keeps serving everyone after all of that", async () => {

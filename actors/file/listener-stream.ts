@@ -205,8 +205,12 @@ export class ListenerStream implements Publisher {
         // The end-of-song marker; the stream itself ends when the listener has played it all.
         if (await this.publishMarker("eos")) this.eosSent = this.epoch === epoch;
         else this.retryLater();
+        // The listener may have reported the last frame played before the marker went out.
+        if (this.eosSent && this.played >= this.frames) await this.end("eos");
       }
     } catch (err) {
+      // A stop or seek may close the file under a publish in progress.
+      if (this.ended) return;
       this.log.warn("stream failed", { stream: this.id, error: String(err) });
       await this.end("error", "the node could not read the song");
     }

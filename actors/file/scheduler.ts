@@ -20,7 +20,7 @@ export class PublishScheduler {
   private readonly waiting = new Set<Publisher>();
   private readonly busy = new Set<Publisher>();
 
-  constructor(private readonly maxInflight = 32) {}
+  constructor(private readonly maxInflight = 64) {}
 
   get inflight(): number {
     return this.busy.size;

@@ -38,6 +38,10 @@ export class FileService {
   private opening = 0;
   private ackEwmaMs = 0;
   private slowSince = 0;
+  /** Acks seen and the worst one since the last stats line. */
+  private acks = 0;
+  private ackMaxMs = 0;
+  private loopLagMaxMs = 0;
 
   constructor(private readonly actor: Actor) {
     this.catalogue = new Catalogue(actor.config.music, actor.log);
@@ -62,6 +66,7 @@ export class FileService {
       maxBody: 4096,
     });
     this.sessions.start();
+    this.watchLoad();
     void this.recoverAfterReconnects();
     actor.onStop(() => this.stopAll());
     actor.log.info("file node ready", { music: this.catalogue.folder });
@@ -183,6 +188,8 @@ export class FileService {
 
   /** Watch publish acknowledgements: overload shows up only as growing latency. */
   private sawAck(ms: number): void {
+    this.acks++;
+    this.ackMaxMs = Math.max(this.ackMaxMs, ms);
     this.ackEwmaMs = this.ackEwmaMs * 0.9 + ms * 0.1;
     if (ms > 250 && Date.now() - this.slowSince > 10_000) {
       this.slowSince = Date.now();
@@ -192,6 +199,43 @@ export class FileService {
         streams: this.streams.size,
       });
     }
+  }
+
+  /**
+   * Every 10 s with streams: one stats line with publish acks, event loop lag
+   * and how many listeners have less than one chunk in hand or on the way
+   * (about to run dry) — overload shows nowhere else.
+   */
+  private watchLoad(): void {
+    let last = process.hrtime.bigint();
+    const lagTimer = setInterval(() => {
+      const now = process.hrtime.bigint();
+      this.loopLagMaxMs = Math.max(this.loopLagMaxMs, Number(now - last) / 1e6 - 100);
+      last = now;
+    }, 100);
+    const statsTimer = setInterval(() => {
+      if (this.streams.size === 0 && this.acks === 0) return;
+      let starving = 0;
+      for (const s of this.streams.values()) {
+        if (!s.paused && !s.eosSent && s.lead() < s.chunkFrames) starving++;
+      }
+      this.actor.log.info("streaming stats", {
+        streams: this.streams.size,
+        chunksPerSecond: Math.round(this.acks / 10),
+        ackAvgMs: Math.round(this.ackEwmaMs * 10) / 10,
+        ackMaxMs: Math.round(this.ackMaxMs),
+        loopLagMaxMs: Math.round(this.loopLagMaxMs),
+        starving,
+        inflight: this.scheduler.inflight,
+      });
+      this.acks = 0;
+      this.ackMaxMs = 0;
+      this.loopLagMaxMs = 0;
+    }, 10_000);
+    this.actor.onStop(() => {
+      clearInterval(lagTimer);
+      clearInterval(statsTimer);
+    });
   }
 
   /**
