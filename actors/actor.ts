@@ -62,7 +62,11 @@ export class Actor {
     return this.connection;
   }
 
-  /** Connect, serve the claim endpoint, and start beating. */
+  /**
+   * Connect and serve the claim endpoint. The node stays invisible until
+   * `announce()`: its kind serves its own endpoints first, so nobody is sent
+   * to a node that cannot answer yet.
+   */
   async start(): Promise<void> {
     this.connection = await connectBroker(
       this.config,
@@ -72,6 +76,11 @@ export class Actor {
     );
     this.serve(subjects.nodeClaim(this.id), z.object({}), () => this.claim());
     void this.republishOnReconnect();
+  }
+
+  /** Make sure every subscription reached the broker, then start beating. */
+  async announce(): Promise<void> {
+    await this.nc.flush();
     this.beat();
     this.beatTimer = setInterval(() => this.beat(), this.config.heartbeatMs);
     this.log.info("started", { owner: this.owner, host: this.host, pid: process.pid });

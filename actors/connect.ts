@@ -10,6 +10,9 @@ import type { Logger } from "./log.js";
 
 export type BrokerRole = "actor" | "listener";
 
+/** Reply inboxes of actor connections; broker/nats.conf keeps listeners out. */
+export const actorInboxPrefix = "_CHORUS_ACTOR_INBOX";
+
 export function serversOf(config: ChorusConfig): string[] {
   return config.nats
     .split(",")
@@ -38,6 +41,8 @@ export async function connectBroker(
       timeout: options.timeoutMs ?? 3000,
       // Our own presence beats detect dead peers; this only catches half-open sockets.
       pingInterval: 10_000,
+      // Replies to actors go where listeners (who may read `_INBOX.>`) cannot subscribe.
+      ...(role === "actor" ? { inboxPrefix: actorInboxPrefix } : {}),
     });
   } catch (err) {
     const message = (err as Error).message;

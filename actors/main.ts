@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   });
   actor.stopOnSignals();
   await kindStarters[kind as SpawnableKind](actor);
+  await actor.announce();
   actor.watchOwner();
   await actor.whenStopped();
   process.exit(0);

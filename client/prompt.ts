@@ -35,10 +35,11 @@ export function prompt(
       ),
     );
   }
-  output.write(question);
+  // Raw mode before the question: keys typed as soon as it shows are never echoed.
   input.setRawMode(true);
   input.setEncoding("utf8");
   input.resume();
+  output.write(question);
   return new Promise((resolve, reject) => {
     let value = "";
     const finish = (): void => {

@@ -1,6 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
+import { actorInboxPrefix } from "../actors/connect.js";
 import { call, encodeJson } from "../actors/endpoint.js";
 import { ChorusError } from "../actors/errors.js";
 import { subjects } from "../actors/subjects.js";
@@ -54,7 +55,7 @@ describe("broker roles (real nats-server with broker/nats.conf)", function () {
     expect((await sys.nodes(actor)).map((n) => n.kind)).to.deep.equal(["prime"]);
   });
 
-  it("denies a listener subscribing to actors' request subjects (answering in their place)", async () => {
+  it("denies a listener subscribing to actors' request subjects and reply inboxes", async () => {
     for (const subject of [
       subjects.primeAssign,
       subjects.primeNodes,
@@ -63,6 +64,7 @@ describe("broker roles (real nats-server with broker/nats.conf)", function () {
       subjects.authVerify("x"),
       subjects.filePlay("x"),
       "chorus.>",
+      `${actorInboxPrefix}.>`,
       ">",
     ]) {
       const sub = listener.subscribe(subject);

@@ -20,5 +20,6 @@ export class Plane {
 
   async start(): Promise<void> {
     await this.control.start();
+    await this.actor.announce();
   }
 }

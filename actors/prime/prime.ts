@@ -84,6 +84,7 @@ export class Prime {
       this.registry.view(await this.place(req.kind)),
     );
     actor.serve(subjects.primeAssign, kindRequest, (req) => this.assign(req.kind));
+    await actor.announce();
   }
 
   /** Spawn a node of `kind` where there is room; NO_ROOM when nowhere has any. */
