@@ -20,6 +20,7 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../log.js";
+import { addStream } from "../streams.js";
 import { subjects } from "../subjects.js";
 import { decodeUserEvent, encodeUserEvent, eventId, usersStream } from "./events.js";
 import type { UserRow } from "./schema.js";
@@ -35,16 +36,21 @@ export async function ensureUsersStream(nc: NatsConnection): Promise<void> {
   } catch {
     // not there yet
   }
-  await jsm.streams.add({
-    name: usersStream,
-    subjects: [subjects.userEvents],
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-    discard: DiscardPolicy.Old,
-    max_msgs: 1_000_000,
-    max_bytes: 1024 ** 3,
-    num_replicas: 1,
-  });
+  // Replicated over three brokers of a cluster: auth nodes on every machine
+  // read it, and it must outlive any one machine leaving.
+  await addStream(
+    jsm,
+    {
+      name: usersStream,
+      subjects: [subjects.userEvents],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      max_msgs: 1_000_000,
+      max_bytes: 1024 ** 3,
+    },
+    3,
+  );
 }
 
 /** Publish one user version; resolves once the broker stored it. */
