@@ -263,7 +263,12 @@ export class Playback implements AsyncIterable<PcmChunk> {
     if (frame <= this.playedFrame && this.reportedFrame >= 0) return;
     this.playedFrame = Math.max(this.playedFrame, frame);
     this.options.onPosition?.(this.position);
-    void this.report();
+    // Call as often as you like: a report goes out per half chunk played (and at the end).
+    const step = Math.max(1, Math.floor(this.chunkFrames / 2));
+    const atEnd = this.song !== undefined && this.playedFrame >= this.endFrame();
+    if (this.reportedFrame < 0 || this.playedFrame - this.reportedFrame >= step || atEnd) {
+      void this.report();
+    }
   }
 
   /** Stop yielding chunks at once, and ask the node to stop sending. */
@@ -292,7 +297,9 @@ export class Playback implements AsyncIterable<PcmChunk> {
       throw err;
     });
     this.enterEpoch(reply.epoch, reply.frame * this.format.blockAlign);
+    // The node set the listener's position to the seek point itself.
     this.playedFrame = reply.frame;
+    this.reportedFrame = reply.frame;
     this.options.onPosition?.(this.position);
   }
 
@@ -446,6 +453,7 @@ export class Playback implements AsyncIterable<PcmChunk> {
     this.queue.length = 0;
     this.lastYielded = undefined;
     this.syncing = false;
+    this.reportedFrame = -1;
   }
 
   /** We missed something: ask the node to resend from where we are (a new epoch). */

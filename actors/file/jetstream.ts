@@ -8,9 +8,11 @@
  *   folder is the system of record, and after a broker restart the node
  *   re-creates the stream and consumers and publishes again from the
  *   listener's last reported position (which the client knows too).
- * - limits retention, bounded per listener (max_msgs_per_subject: the window
- *   plus two), in total (max_bytes) and in age (max_age, for streams of a
- *   node that died); a stream's subject is purged when it ends or seeks.
+ * - limits retention, bounded per listener (max_msgs_per_subject: the window,
+ *   a short first chunk and the end marker), in total (max_bytes: 6 chunks
+ *   of CD audio for ~1,450 listeners per broker; past that the oldest chunks
+ *   go and listeners resync) and in age (max_age, for streams of a node that
+ *   died); a stream's subject is purged when it ends or seeks.
  *   Discard old: a stalled listener loses its oldest chunks (it notices the
  *   gap and asks to sync), never blocks others. Interest retention kept the
  *   stream smaller but, on nats-server 2.9, made delivery with hundreds of
@@ -43,8 +45,9 @@ export const audioStreamConfig: Partial<StreamConfig> & { name: string } = {
   discard: DiscardPolicy.Old,
   // A listener never has more than a window in flight (plus a short first chunk and the
   // end marker); the node purges a stream's subject when it ends or seeks.
-  max_msgs_per_subject: windowChunks + 3,
-  max_bytes: 512 * 1024 * 1024,
+  max_msgs_per_subject: windowChunks + 2,
+  // The broker's memory store is 1 GB (broker/nats.conf).
+  max_bytes: 768 * 1024 * 1024,
   max_msg_size: 1024 * 1024,
   // Chunks of a stream whose node died leave after this.
   max_age: nanos(10 * 60_000),
