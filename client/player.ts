@@ -113,6 +113,8 @@ export class Player {
   private readonly listeners = new Set<(event: PlayerEvent) => void>();
   /** Chunks that arrived before the reply that tells which stream/epoch they belong to. */
   private early: AudioChunk[] = [];
+  /** Streams we stopped or replaced: what still arrives from them is dropped at once. */
+  private readonly retired = new Set<string>();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -278,7 +280,7 @@ export class Player {
     this.early = [];
     const opened = await open();
     if (generation !== this.generation) {
-      await opened.stop().catch(() => undefined);
+      this.retire(opened);
       return;
     }
     const sink = await this.options.output.open(opened.format);
@@ -342,15 +344,24 @@ export class Player {
 
   private onChunk(chunk: AudioChunk): void {
     const c = this.current;
+    if (this.retired.has(chunk.stream)) return;
     if (!c?.stream || chunk.stream !== c.stream.id || chunk.epoch > c.epoch) {
       // Maybe the reply naming this stream (or epoch) is still on its way.
-      if (this.early.length < 32) this.early.push(chunk);
+      this.early.push(chunk);
+      if (this.early.length > 32) this.early.shift();
       return;
     }
     if (chunk.epoch < c.epoch) return; // before a seek
     c.buffer.push(chunk.byte, chunk.pcm);
     c.lastChunkAt = performance.now();
     c.playback.kick();
+  }
+
+  private retire(stream: OpenedStream | undefined): void {
+    if (!stream) return;
+    this.retired.add(stream.id);
+    if (this.retired.size > 64) this.retired.delete(this.retired.values().next().value as string);
+    void stream.stop().catch(() => undefined);
   }
 
   private flushEarly(): void {
@@ -428,6 +439,7 @@ export class Player {
     this.generation++;
     if (!c || c.stopped) return;
     c.stopped = true;
+    if (c.stream) this.retired.add(c.stream.id);
     const stream = c.stream?.stop().catch(() => undefined);
     await Promise.all([
       waitForSource ? stream : undefined,
@@ -598,7 +610,7 @@ export class Player {
   private async resumeStream(c: Current, generation: number): Promise<void> {
     const old = c.stream;
     c.stream = undefined;
-    void old?.stop().catch(() => undefined);
+    this.retire(old);
     const frame = frameBytes(c.format);
     const resumeByte = c.buffer.receivedOffset;
     const totalBytes = Math.round(c.song.duration * bytesPerSecond(c.format));
@@ -612,7 +624,7 @@ export class Player {
     const source = await this.ensureSource();
     const opened = await source.open(c.song.id, from, this.handlers());
     if (generation !== this.generation || c.stopped || c.failed) {
-      await opened.stop().catch(() => undefined);
+      this.retire(opened);
       return;
     }
     c.stream = opened;
