@@ -120,7 +120,8 @@ describe("player playback clock", () => {
     while (!ended) await sleep(5);
     const took = performance.now() - t0;
     expect(sink.all.equals(Buffer.from(song))).to.equal(true);
-    expect(took).to.be.within(300 - 40 - 15, 300 + 80); // minus the lead
+    // Never faster than real time (less the lead); slower only by scheduling delays.
+    expect(took).to.be.within(300 - 40 - 15, 300 + 250);
     expect(sink.closed).to.equal(1);
     expect(jb.underruns).to.equal(0);
     expect(pb.state).to.equal("ended");
@@ -131,18 +132,24 @@ describe("player playback clock", () => {
     const sink = new Capture();
     const pb = new Playback(jb, sink, fmt);
     jb.push(0, bytes(0, 16_000)); // one second
+    // Bounds come from the time that really passed: the machine may be busy.
+    const lead = 0.04;
+    let t = performance.now();
     pb.start();
     await sleep(150);
     pb.pause();
+    let spent = (performance.now() - t) / 1000;
     await sleep(20);
     const at = pb.position;
-    expect(at).to.be.within(0.1, 0.3);
+    expect(at).to.be.within(0.05, spent + lead + 0.001);
     await sleep(150);
     expect(pb.position).to.equal(at);
     expect(pb.state).to.equal("paused");
+    t = performance.now();
     pb.resume();
     await sleep(100);
-    expect(pb.position).to.be.within(at + 0.05, at + 0.2);
+    spent = (performance.now() - t) / 1000;
+    expect(pb.position).to.be.within(at + 0.05, at + spent + lead + 0.001);
     await pb.stop();
     expect(sink.all.equals(Buffer.from(bytes(0, sink.all.length)))).to.equal(true);
   });
@@ -167,7 +174,7 @@ describe("player playback clock", () => {
     jb.push(0, bytes(0, 1600));
     pb.kick();
     while (!first) await sleep(1);
-    expect(first - pushed).to.be.below(10);
+    expect(first - pushed).to.be.below(200); // the next tick would be 1 s away
     await pb.stop();
   });
 
