@@ -230,6 +230,30 @@ describe("chorus player in a terminal (tmux)", function () {
     expect(screen).to.match(/ echo /);
   });
 
+  it("a broker restart mid-song: the screen says so and carries on from the same place", async () => {
+    await login();
+    tmux.keys("Enter");
+    const before = elapsed(await tmux.see(/0:0[3-9] \/ 0:40/, "a few seconds played"));
+    const port = sys.broker!.port;
+    await sys.stopBroker();
+    await tmux.see("lost the broker", "the lost-broker message");
+    await sys.startBroker(port);
+    const screen = await tmux.see(/carrying on from \d+:\d\d/, "the carry-on message", 20_000);
+    const resumedAt = /carrying on from (\d+):(\d\d)/.exec(screen)!;
+    const from = Number(resumedAt[1]) * 60 + Number(resumedAt[2]);
+    expect(from).to.be.within(before, before + 8);
+    await tmux.see(/▶ playing/, "playing again");
+    const later = elapsed(
+      await tmux.see(
+        new RegExp(`0:${String(from + 1).padStart(2, "0")} / 0:40`),
+        "progress after the restart",
+      ),
+    );
+    expect(later).to.equal(from + 1);
+    tmux.keys("q");
+    expect(await tmux.see(/EXIT=\d+/, "exit")).to.include("EXIT=0");
+  });
+
   it("asks again after a wrong password", async () => {
     tmux.type(command("--user Someone"));
     tmux.keys("Enter");
