@@ -4,7 +4,7 @@
  * keys: each runs on its own and reports its error on the message line.
  */
 import type { Key } from "./keys.js";
-import { render, type NowPlaying, type SongRow, type ViewState } from "./view.js";
+import { clock, render, type NowPlaying, type SongRow, type ViewState } from "./view.js";
 import { Terminal } from "./terminal.js";
 
 /** What the screen needs from the player library (client/player.ts). */
@@ -97,9 +97,9 @@ export class PlayerApp {
   }
 
   /** Run a player call without blocking the keys; its error goes to the message line. */
-  private run1(action: () => Promise<void>): void {
+  private run1(action: () => Promise<void>, done?: () => string): void {
     action().then(
-      () => this.redraw(),
+      () => (done ? this.say(done(), false) : this.redraw()),
       (err: unknown) => this.say(err instanceof Error ? err.message : String(err), true),
     );
   }
@@ -162,23 +162,38 @@ export class PlayerApp {
       case " ":
       case "P":
         if (!now) return;
-        if (now.state === "paused") this.run1(() => this.player.resume());
+        if (now.state === "paused")
+          this.run1(
+            () => this.player.resume(),
+            () => "resumed",
+          );
         else if (now.state === "stopped" || now.state === "ended") {
           const id = this.player.status().songId;
           if (id) this.run1(() => this.player.play(id));
-        } else this.run1(() => this.player.pause());
+        } else
+          this.run1(
+            () => this.player.pause(),
+            () => "paused",
+          );
         return;
       case "left":
       case "right":
       case ",":
       case ".":
         if (!now) return;
-        this.run1(() =>
-          this.player.seek(now.position + (name === "left" || name === "," ? -seekStep : seekStep)),
+        this.run1(
+          () =>
+            this.player.seek(
+              now.position + (name === "left" || name === "," ? -seekStep : seekStep),
+            ),
+          () => `at ${clock(this.player.status().now?.position ?? 0)}`,
         );
         return;
       case "s":
-        this.run1(() => this.player.stop());
+        this.run1(
+          () => this.player.stop(),
+          () => "stopped",
+        );
         return;
       case "n":
       case "p":
