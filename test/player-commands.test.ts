@@ -156,6 +156,11 @@ describe("chorus songs / chorus play (real processes)", function () {
   it("bad input: one readable line on stderr and a non-zero exit", async () => {
     const cases: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
       [
+        ["player", "--user", "Someone"],
+        env,
+        /^chorus: chorus player needs a terminal; use chorus play SONG in scripts\n$/,
+      ],
+      [
         ["play", "one", "--user", "Someone"],
         { CHORUS_PASSWORD: "wrong" },
         /^chorus: wrong user name or password\n$/,
