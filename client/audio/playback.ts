@@ -31,6 +31,7 @@ export type PlaybackState = "buffering" | "playing" | "paused" | "ended" | "stop
 
 export class Playback {
   private timer?: NodeJS.Timeout;
+  private immediate?: NodeJS.Immediate;
   private writing = false;
   private paused = false;
   private stopped = false;
@@ -88,7 +89,7 @@ export class Playback {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancel();
     await this.closeSink();
   }
 
@@ -112,13 +113,23 @@ export class Playback {
     return this.clockStart === undefined ? "buffering" : "playing";
   }
 
-  private schedule(delay: number): void {
+  private cancel(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), delay);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+  }
+
+  private schedule(delay: number): void {
+    this.cancel();
+    // setTimeout(0) waits at least 1 ms; new data should reach the output at once.
+    if (delay === 0) this.immediate = setImmediate(() => void this.tick());
+    else this.timer = setTimeout(() => void this.tick(), delay);
   }
 
   private async tick(): Promise<void> {
     this.timer = undefined;
+    this.immediate = undefined;
     if (this.writing || this.stopped || this.paused || this.done || this.failure) return;
     this.writing = true;
     try {
