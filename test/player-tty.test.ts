@@ -131,8 +131,8 @@ describe("chorus player in a terminal (tmux)", function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const command = (extra = ""): string =>
-    `node ${chorusBin} player --out ${path.join(dir, "out.wav")} ${extra}; echo "EXIT=$?"; stty -a | grep -o -- ' -\\?echo ' | head -1`;
+  const command = (extra = "", out = `--out ${path.join(dir, "out.wav")}`): string =>
+    `node ${chorusBin} player ${out} ${extra}; echo "EXIT=$?"; stty -a | grep -o -- ' -\\?echo ' | head -1`;
 
   async function login(): Promise<void> {
     tmux.type(command());
@@ -254,8 +254,8 @@ describe("chorus player in a terminal (tmux)", function () {
     expect(await tmux.see(/EXIT=\d+/, "exit")).to.include("EXIT=0");
   });
 
-  it("asks again after a wrong password", async () => {
-    tmux.type(command("--user Someone"));
+  it("asks again after a wrong password; with no sound card says where the audio goes", async () => {
+    tmux.type(command("--user Someone", ""));
     tmux.keys("Enter");
     await tmux.see("Password for Someone:", "the password prompt");
     tmux.type("wrong-one");
@@ -264,6 +264,10 @@ describe("chorus player in a terminal (tmux)", function () {
     tmux.type("password123");
     tmux.keys("Enter");
     await tmux.see(/Songs \(2\)/, "the song list");
+    // No /proc/asound here: the default output is a WAV file in the data folder, and why.
+    const screen = tmux.screen();
+    expect(screen).to.include(`output     WAV file ${path.join(client.data, "player.wav")}`);
+    expect(screen, screen).to.include("(no sound device)");
     tmux.keys("q");
     expect(await tmux.see(/EXIT=\d+/, "exit")).to.include("EXIT=0");
   });

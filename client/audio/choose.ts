@@ -3,6 +3,8 @@
  * default, the sound card when one works — else raw PCM when stdout is a
  * pipe, else a WAV file in the data folder. The caller shows `description`.
  */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { ChorusError } from "../../actors/errors.js";
 import { NullOutput } from "./null.js";
 import type { AudioOutput } from "./output.js";
@@ -46,6 +48,12 @@ async function auto(options: ChooseOptions): Promise<AudioOutput> {
   if (probe.ok) return SpeakerOutput.create();
   if (options.stdoutAllowed && !options.stdoutIsTty) {
     return new StdoutOutput(probe.reason);
+  }
+  // Our own default place (the data folder) may not exist yet; a path the user gave must.
+  try {
+    mkdirSync(path.dirname(options.fallbackWav), { recursive: true });
+  } catch {
+    // WavOutput says what is wrong with the path.
   }
   return new WavOutput(options.fallbackWav, probe.reason);
 }

@@ -192,7 +192,10 @@ function nowPanel(state: ViewState, width: number, height: number): string[] {
   body.push("");
   body.push(`auth node  ${state.authNode ?? "—"}`);
   body.push(`file node  ${state.fileNode ?? "—"}`);
-  body.push(fit(state.output.replace(/^audio output: /, "output     "), inner));
+  // "WAV file PATH (why)": the reason on a line of its own.
+  const [, what = "", why] = /^(?:audio output: )?(.*?)(?: (\(.*\)))?$/.exec(state.output) ?? [];
+  body.push(...wrap(what, inner, "output     ", 2));
+  if (why) body.push(...wrap(why, inner, "           ", 2));
   body.push(`buffer     ${Math.round(state.bufferMs)} ms   underruns ${state.underruns}`);
 
   const lines = [boxTop("Now playing", width)];
@@ -204,6 +207,24 @@ function nowPanel(state: ViewState, width: number, height: number): string[] {
   }
   lines.push(boxBottom(width));
   return lines;
+}
+
+/** Words of `text` in lines of `width`, the first after `label`, the rest indented as far. */
+function wrap(text: string, width: number, label: string, maxLines: number): string[] {
+  const indent = " ".repeat(label.length);
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    const room = width - label.length;
+    if (line && [...line].length + 1 + [...word].length > room) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  const shown = lines.slice(0, maxLines);
+  if (lines.length > maxLines) shown[maxLines - 1] += " " + lines.slice(maxLines).join(" ");
+  return shown.map((l, i) => fit((i === 0 ? label : indent) + l, width));
 }
 
 function tooSmall(cols: number, rows: number): string[] {
