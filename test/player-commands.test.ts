@@ -67,6 +67,7 @@ describe("chorus songs / chorus play (real processes)", function () {
     const { code, out } = await run(["play", "two", "--out", wav, "--user", "Someone"]);
     expect(code, out).to.equal(0);
     expect(out.match(/audio output: WAV file/g)).to.have.length(1);
+    expect(out).to.include("chorus: played to 0:03, 0 underruns\n");
     const back = readWav(wav);
     expect(back.format).to.deep.equal(formats.cd);
     expect(back.data.equals(songs[1]!.pcm)).to.equal(true);

@@ -67,7 +67,10 @@ ${credentialUsage}`,
       say(`playing "${song.title}"${format} from ${clock(from)}, ${player.status().now?.source}`);
       const outcome = await untilDone(player);
       if (outcome === "interrupted") return 130;
-      say(`played to ${clock(player.position)}`);
+      const underruns = player.status().underruns;
+      say(
+        `played to ${clock(player.position)}, ${underruns} underrun${underruns === 1 ? "" : "s"}`,
+      );
       return 0;
     } finally {
       off();
