@@ -256,13 +256,18 @@ async function deliveredThroughput(rig: Rig, listeners: number): Promise<number>
 }
 
 /** The same chunks through JetStream directly: publish with acks, push-consume, same concurrency. */
-async function rawThroughput(rig: Rig, streams: number, chunksEach: number): Promise<number> {
+async function rawThroughput(
+  rig: Rig,
+  streams: number,
+  chunksEach: number,
+  name: string,
+): Promise<number> {
   const actor = await rig.sys.connect("actor");
   const jsm = await jetstreamManager(actor);
   const js = jetstream(actor);
   await jsm.streams.add({
-    name: "BENCH_RAW",
-    subjects: ["bench.raw.*"],
+    name: name,
+    subjects: [`${name}.*`],
     storage: StorageType.Memory,
     retention: RetentionPolicy.Interest,
     discard: DiscardPolicy.Old,
@@ -290,10 +295,10 @@ async function rawThroughput(rig: Rig, streams: number, chunksEach: number): Pro
           wake?.();
         },
       });
-      await jsm.consumers.add("BENCH_RAW", {
+      await jsm.consumers.add(name, {
         name: `raw${i}`,
         deliver_subject: inbox,
-        filter_subject: `bench.raw.${i}`,
+        filter_subject: `${name}.${i}`,
         ack_policy: AckPolicy.None,
         deliver_policy: DeliverPolicy.All,
         flow_control: true,
@@ -303,14 +308,14 @@ async function rawThroughput(rig: Rig, streams: number, chunksEach: number): Pro
       // Like a file node: a window of 4 chunks ahead of what the consumer has.
       for (let k = 0; k < chunksEach; k++) {
         while (k - got >= 4) await new Promise<void>((resolve) => (wake = resolve));
-        await js.publish(`bench.raw.${i}`, chunk);
+        await js.publish(`${name}.${i}`, chunk);
       }
       await all;
       sub.unsubscribe();
     }),
   );
   const rate = bytes / (Number(process.hrtime.bigint() - t0) / 1e9);
-  await jsm.streams.delete("BENCH_RAW");
+  await jsm.streams.delete(name);
   return rate;
 }
 
@@ -333,8 +338,13 @@ export async function run(): Promise<void> {
       );
     }
 
-    const raw = await rawThroughput(rig, 16, 80);
-    const delivered = await deliveredThroughput(rig, 16);
+    // Alternated, best of two each: other processes on this machine add noise.
+    let raw = 0;
+    let delivered = 0;
+    for (let k = 0; k < 2; k++) {
+      raw = Math.max(raw, await rawThroughput(rig, 16, 80, `BENCH_RAW${k}`));
+      delivered = Math.max(delivered, await deliveredThroughput(rig, 16));
+    }
     console.log(
       `throughput, 16 listeners at full speed: delivered ${(delivered / 1e6).toFixed(1)} MB/s ` +
         `(${(delivered / cdBytesPerSecond).toFixed(0)}x real time), raw JetStream publish+consume ` +

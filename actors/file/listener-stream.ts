@@ -34,6 +34,8 @@ export interface StreamHooks {
 }
 
 const publishTimeoutMs = 2000;
+/** Chunks of one stream awaiting their ack at once. */
+const maxUnacked = 2;
 const retryMs = 250;
 
 export class ListenerStream implements Publisher {
@@ -51,6 +53,8 @@ export class ListenerStream implements Publisher {
   eosSent = false;
   private seq = 0;
   private retrying = false;
+  /** Chunks sent whose JetStream ack has not come back yet. */
+  private unacked = 0;
   /** Where the current epoch began: its first chunk is short. */
   private epochStart: number;
   readonly firstChunkFrames: number;
@@ -186,8 +190,9 @@ export class ListenerStream implements Publisher {
   /** Publisher: may this stream publish now? */
   wants(): boolean {
     if (this.ended || this.paused || this.retrying) return false;
-    if (this.head < this.frames) return this.inWindow();
-    return !this.eosSent;
+    if (this.head < this.frames) return this.unacked < maxUnacked && this.inWindow();
+    // The end marker goes out once every chunk before it is stored.
+    return !this.eosSent && this.unacked === 0;
   }
 
   /** Publisher: how much audio the listener has in hand or on the way, in frames. */
@@ -220,11 +225,15 @@ export class ListenerStream implements Publisher {
     return this.head < this.played + windowChunks * this.chunkFrames;
   }
 
-  /** Read and publish one chunk; false when publishing failed (retried later). */
-  private async publishNext(): Promise<boolean> {
+  /**
+   * Read one chunk and send it. The ack is awaited in the background (at most
+   * `maxUnacked` per stream), so a stream's next chunk need not wait for the
+   * previous one's round trip; the connection keeps them in order.
+   */
+  private async publishNext(): Promise<void> {
     if ((await this.fd.stat()).nlink === 0) {
       await this.end("removed", "the song was removed from the music folder");
-      return false;
+      return;
     }
     const epoch = this.epoch;
     const frame = this.head;
@@ -237,12 +246,14 @@ export class ListenerStream implements Publisher {
     const { bytesRead } = await this.fd.read(pcm, 0, pcm.length, offset);
     if (bytesRead !== pcm.length) {
       await this.end("removed", "the song file changed while streaming");
-      return false;
+      return;
     }
+    // A seek, stop or recovery while we read: this chunk is no longer wanted.
+    if (this.ended || this.epoch !== epoch || this.head !== frame) return;
     const header: ChunkHeader = {
       v: 1,
       stream: this.id,
-      seq: this.seq,
+      seq: this.seq++,
       epoch,
       frame,
       byte: frame * blockAlign,
@@ -250,21 +261,25 @@ export class ListenerStream implements Publisher {
       frames,
       format: this.format,
     };
+    this.head = frame + frames;
+    this.unacked++;
     const sent = process.hrtime.bigint();
-    try {
-      await this.audio.js.publish(this.subject, encodeChunk(header, pcm), {
-        timeout: publishTimeoutMs,
+    this.audio.js
+      .publish(this.subject, encodeChunk(header, pcm), { timeout: publishTimeoutMs })
+      .then(
+        () => this.hooks.onAck(Number(process.hrtime.bigint() - sent) / 1e6),
+        (err: unknown) => {
+          if (this.ended) return;
+          this.log.warn("chunk publish failed; retrying", { stream: this.id, error: String(err) });
+          // Send again from the lost chunk (the client drops what it already has).
+          if (this.epoch === epoch && this.head > frame) this.head = frame;
+          this.retryLater();
+        },
+      )
+      .finally(() => {
+        this.unacked--;
+        this.pump();
       });
-    } catch (err) {
-      this.log.warn("chunk publish failed; retrying", { stream: this.id, error: String(err) });
-      this.retryLater();
-      return false;
-    }
-    this.hooks.onAck(Number(process.hrtime.bigint() - sent) / 1e6);
-    this.seq++;
-    // A seek during the publish moved the head already.
-    if (this.epoch === epoch) this.head = frame + frames;
-    return true;
   }
 
   private retryLater(): void {
