@@ -34,16 +34,32 @@ async function readStdinLine(): Promise<string> {
   return text.split(/\r?\n/)[0] ?? "";
 }
 
+/**
+ * A password from `--password-stdin`, else CHORUS_PASSWORD, else a prompt
+ * with no echo (asked twice when `confirm`). Never from the command line.
+ */
+export async function readPassword(
+  flags: FlagValues,
+  question: string,
+  confirm = false,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  if (flags["password-stdin"]) return readStdinLine();
+  if (env.CHORUS_PASSWORD) return env.CHORUS_PASSWORD;
+  const first = await prompt(question, true);
+  if (confirm && (await prompt("Password again: ", true)) !== first) {
+    throw new ChorusError("BAD_REQUEST", "the two passwords differ");
+  }
+  return first;
+}
+
 export async function getCredentials(
   flags: FlagValues,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Credentials> {
   const user = typeof flags.user === "string" ? flags.user : await prompt("User: ", false);
   if (!user.trim()) throw new ChorusError("BAD_REQUEST", "no user name given");
-  let password: string;
-  if (flags["password-stdin"]) password = await readStdinLine();
-  else if (env.CHORUS_PASSWORD) password = env.CHORUS_PASSWORD;
-  else password = await prompt(`Password for ${user}: `, true);
+  const password = await readPassword(flags, `Password for ${user}: `, false, env);
   if (!password) throw new ChorusError("BAD_REQUEST", "no password given");
   return { user, password };
 }

@@ -12,74 +12,8 @@ import { createLogger } from "../../actors/log.js";
 import { checkUserName, userKey } from "../../actors/auth/names.js";
 import { hashPassword, maxPasswordLength, minPasswordLength } from "../../actors/auth/passwords.js";
 import { EventKey } from "../../actors/auth/seal.js";
-import type { Command, FlagValues } from "../command.js";
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  try {
-    return strictUtf8.decode(Buffer.concat(chunks)).replace(/\r?\n$/, "");
-  } catch {
-    throw new ChorusError("BAD_REQUEST", "the password on stdin is not valid UTF-8");
-  }
-}
-
-/** Read a line from the terminal without echoing it. */
-function promptHidden(question: string): Promise<string> {
-  const stdin = process.stdin;
-  if (!stdin.isTTY) {
-    throw new ChorusError(
-      "BAD_REQUEST",
-      "no terminal to ask for a password: use --password-stdin or CHORUS_PASSWORD",
-    );
-  }
-  process.stderr.write(question);
-  stdin.setRawMode(true);
-  stdin.setEncoding("utf8");
-  stdin.resume();
-  return new Promise((resolve, reject) => {
-    let value = "";
-    const finish = (): void => {
-      stdin.off("data", onData);
-      stdin.setRawMode(false);
-      stdin.pause();
-      process.stderr.write("\n");
-    };
-    const onData = (chunk: string): void => {
-      for (const ch of chunk) {
-        if (ch === "\r" || ch === "\n") {
-          finish();
-          resolve(value);
-          return;
-        }
-        if (ch === "\u0003" || ch === "\u0004") {
-          finish();
-          reject(new ChorusError("BAD_REQUEST", "cancelled"));
-          return;
-        }
-        value = ch === "\u007f" || ch === "\b" ? [...value].slice(0, -1).join("") : value + ch;
-      }
-    };
-    stdin.on("data", onData);
-  });
-}
-
-/**
- * A password from `--password-stdin`, else CHORUS_PASSWORD, else a prompt
- * with no echo (asked twice when `confirm`). Never from the command line.
- */
-export async function readPassword(flags: FlagValues, confirm: boolean): Promise<string> {
-  if (flags["password-stdin"]) return readStdin();
-  const fromEnv = process.env.CHORUS_PASSWORD;
-  if (fromEnv) return fromEnv;
-  const first = await promptHidden("Password: ");
-  if (confirm && (await promptHidden("Password again: ")) !== first) {
-    throw new ChorusError("BAD_REQUEST", "the two passwords differ");
-  }
-  return first;
-}
+import type { Command } from "../command.js";
+import { readPassword } from "../credentials.js";
 
 function checkNewPassword(password: string): void {
   if ([...password].length < minPasswordLength) {
@@ -111,7 +45,7 @@ CHORUS_ACTOR_PASSWORD).`,
     const name = checkUserName(args[0] as string);
     const key = userKey(name);
     const config = loadConfig(flags);
-    const password = await readPassword(flags, true);
+    const password = await readPassword(flags, "Password: ", true);
     checkNewPassword(password);
 
     // Loaded here, not at start: TypeORM and JetStream cost every other command time.
