@@ -37,6 +37,8 @@ export const configSchema = z.object({
   listenerPassword: z.string().min(1),
   /** The broker's monitoring port on loopback (0 turns it off). */
   monitorPort: z.number().int().min(0).max(65535),
+  /** How often the prime reconciles the control nodes' music folders. */
+  syncIntervalMs: z.number().int().min(50).max(86_400_000),
   /** Other brokers' cluster addresses (host:port) this machine's broker joins. */
   peers: z.array(z.string().min(1)),
   /**
@@ -59,6 +61,7 @@ export const defaultConfig: ChorusConfig = {
   idleMs: 10_000,
   listenerPassword: "listener",
   monitorPort: 8222,
+  syncIntervalMs: 10_000,
   peers: [],
   clusterListen: "",
 };
@@ -81,6 +84,7 @@ export const settings: ReadonlyArray<{ key: Key; flag?: string; env: string; kin
   { key: "actorPassword", env: "CHORUS_ACTOR_PASSWORD", kind: "string" },
   { key: "listenerPassword", env: "CHORUS_LISTENER_PASSWORD", kind: "string" },
   { key: "monitorPort", flag: "monitor-port", env: "CHORUS_MONITOR_PORT", kind: "int" },
+  { key: "syncIntervalMs", flag: "sync-interval-ms", env: "CHORUS_SYNC_INTERVAL_MS", kind: "int" },
   { key: "peers", flag: "peers", env: "CHORUS_PEERS", kind: "list" },
   { key: "clusterListen", flag: "cluster-listen", env: "CHORUS_CLUSTER_LISTEN", kind: "string" },
 ];

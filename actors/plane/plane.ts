@@ -1,11 +1,12 @@
 /**
  * A plane control node: joins the control plane by its presence, spawns
  * actors on its machine when the prime asks (under its own `maxLoad`), and
- * reports its load. All of that is the shared ControlNode; later issues add
- * music sync here.
+ * reports its load (all in the shared ControlNode), and answers the prime's music
+ * sync requests for its folder (actors/sync).
  */
 import type { ChorusConfig } from "../config.js";
 import { ControlNode } from "../control.js";
+import { startPlaneSync } from "../sync/index.js";
 
 export class Plane {
   readonly control: ControlNode;
@@ -20,6 +21,7 @@ export class Plane {
 
   async start(): Promise<void> {
     await this.control.start();
+    await startPlaneSync(this.control);
     await this.actor.announce();
   }
 }

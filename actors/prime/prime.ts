@@ -12,6 +12,7 @@ import { ChorusError } from "../errors.js";
 import { presenceSchema, type NodeView, type Presence } from "../presence.js";
 import { spawnableKinds, subjects, type SpawnableKind } from "../subjects.js";
 import { assignOrder, planesByRoom } from "./placement.js";
+import { startPrimeSync } from "../sync/index.js";
 import { Registry } from "./registry.js";
 
 const kindRequest = z.object({ kind: z.enum(spawnableKinds) });
@@ -84,6 +85,7 @@ export class Prime {
       this.registry.view(await this.place(req.kind)),
     );
     actor.serve(subjects.primeAssign, kindRequest, (req) => this.assign(req.kind));
+    await startPrimeSync(this);
     await actor.announce();
   }
 

@@ -8,6 +8,7 @@ import { broker, plane, prime, up } from "./services.js";
 import { songs } from "./songs.js";
 import { spawnCommand } from "./spawn.js";
 import { subjectsCommand } from "./subjects.js";
+import { syncNow, syncStatus } from "./sync.js";
 import { userAdd } from "./user.js";
 
 export const commands: Command[] = [
@@ -20,6 +21,8 @@ export const commands: Command[] = [
   songs,
   play,
   playerCommand,
+  syncStatus,
+  syncNow,
   monitor,
   subjectsCommand,
   userAdd,
