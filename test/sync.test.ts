@@ -1,12 +1,25 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { call } from "../actors/endpoint.js";
 import { subjects } from "../actors/subjects.js";
 import type { SyncStatus } from "../actors/sync/protocol.js";
-import { TestSystem } from "./helpers/system.js";
+import type { ChorusConfig } from "../actors/config.js";
+import { TestSystem, type ChorusProcess } from "./helpers/system.js";
 import { waitFor } from "./helpers/wait.js";
-import { listDir, sha256OrUndefined, writeWav } from "./sync-fixtures.js";
+import { newObjectName, openSyncStore, syncStream } from "../actors/sync/store.js";
+import {
+  listDir,
+  peakRssMiB,
+  sha256Of,
+  sha256OrUndefined,
+  wavHeader,
+  writeWav,
+} from "./sync-fixtures.js";
 
 const intervalMs = 300;
 
@@ -29,7 +42,19 @@ describe("music sync between control nodes (real nats-server, real processes)", 
     await sys.startBroker();
     nc = await sys.connect("actor");
   });
-  afterEach(async () => sys.cleanup());
+  afterEach(async function () {
+    if (this.currentTest?.state === "failed") {
+      for (const p of started) process.stderr.write(p.output().slice(-4000) + "\n---\n");
+    }
+    started.length = 0;
+    await sys.cleanup();
+  });
+  const started: ChorusProcess[] = [];
+  const startControl = async (kind: "prime" | "plane", config: ChorusConfig) => {
+    const node = await sys.startControl(kind, config);
+    started.push(node.proc);
+    return node;
+  };
 
   const musicOf = (name: string): string => sys.config(name).music;
   const arrives = (dir: string, name: string, hash: string, timeoutMs = 10_000): Promise<true> =>
@@ -42,8 +67,8 @@ describe("music sync between control nodes (real nats-server, real processes)", 
     call<SyncStatus>(nc, subjects.primeSync, run ? { run } : {}, 30_000);
 
   it("a file added on a plane arrives at the prime, and one on the prime at the plane", async () => {
-    await sys.startControl("prime", sys.config("prime"));
-    await sys.startControl("plane", sys.config("plane"));
+    await startControl("prime", sys.config("prime"));
+    await startControl("plane", sys.config("plane"));
     const fromPlane = await writeWav(path.join(musicOf("plane"), "from plane.wav"), 300_000);
     const fromPrime = await writeWav(path.join(musicOf("prime"), "from-prime.wav"), 200_000);
     await arrives(musicOf("prime"), "from plane.wav", fromPlane);
@@ -56,5 +81,178 @@ describe("music sync between control nodes (real nats-server, real processes)", 
     // No temporary files anywhere.
     expect(await listDir(musicOf("prime"))).to.deep.equal(["from plane.wav", "from-prime.wav"]);
     expect(await listDir(musicOf("plane"))).to.deep.equal(["from plane.wav", "from-prime.wav"]);
+  });
+
+  it("a file added on one plane reaches another plane through the prime", async () => {
+    await startControl("prime", sys.config("prime"));
+    await startControl("plane", sys.config("plane-a"));
+    await startControl("plane", sys.config("plane-b"));
+    const hash = await writeWav(path.join(musicOf("plane-a"), "travels.wav"), 400_000);
+    await arrives(musicOf("plane-b"), "travels.wav", hash);
+    expect(await sha256Of(path.join(musicOf("prime"), "travels.wav"))).to.equal(hash);
+  });
+
+  it("a conflict follows the rule: the prime's copy wins, the plane's is kept under a conflict name everywhere", async () => {
+    const primeHash = await writeWav(path.join(musicOf("prime"), "same name.wav"), 150_000);
+    const planeHash = await writeWav(path.join(musicOf("plane"), "same name.wav"), 170_000);
+    await startControl("prime", sys.config("prime"));
+    const plane = await startControl("plane", sys.config("plane", { hostId: "plane-host" }));
+    const aside = "same name (conflict plane-host).wav";
+    await arrives(musicOf("plane"), "same name.wav", primeHash);
+    await arrives(musicOf("plane"), aside, planeHash);
+    await arrives(musicOf("prime"), aside, planeHash);
+    expect(await sha256Of(path.join(musicOf("prime"), "same name.wav"))).to.equal(primeHash);
+    expect(plane.proc.output()).to.match(/sync conflict/);
+    const s = await status(true);
+    expect(s.nodes.map((n) => [n.kind, n.files, n.inSync, n.conflicts, n.missing])).to.deep.equal([
+      ["prime", 2, 2, 0, 0],
+      ["plane", 2, 2, 0, 0],
+    ]);
+  });
+
+  it("never syncs unsafe names, non-WAV files, partial copies or links, and refuses them on the wire", async () => {
+    const prime = await startControl("prime", sys.config("prime"));
+    const plane = await startControl("plane", sys.config("plane"));
+    const dir = musicOf("plane");
+    const okHash = await writeWav(path.join(dir, "fine.WAV"), 30_000);
+    await writeWav(path.join(dir, ".hidden.wav"), 30_000);
+    await writeWav(path.join(dir, "two..dots.wav"), 30_000);
+    await writeWav(path.join(dir, "x".repeat(205) + ".wav"), 30_000);
+    await writeWav(path.join(dir, "tab\there.wav"), 30_000);
+    await writeFile(path.join(dir, "notes.txt"), "not music");
+    await writeFile(path.join(dir, "fake.wav"), "ID3 an mp3 wearing a .wav name");
+    await writeFile(
+      path.join(dir, "partial.wav"),
+      Buffer.concat([wavHeader(1_000_000), Buffer.alloc(100)]),
+    );
+    await mkdir(path.join(dir, "folder.wav"));
+    symlinkSync("/etc/passwd", path.join(dir, "passwd.wav"));
+    await arrives(musicOf("prime"), "fine.WAV", okHash);
+    await status(true);
+    expect(await listDir(musicOf("prime"))).to.deep.equal(["fine.WAV"]);
+
+    // The same names and worse, sent straight to the endpoints: refused, nothing written.
+    const store = await openSyncStore(nc);
+    const object = newObjectName();
+    await store.os.putBlob({ name: object }, Buffer.concat([wavHeader(100), Buffer.alloc(100)]));
+    const hash = "0".repeat(64);
+    for (const name of ["../evil.wav", "a/b.wav", "x\u0000.wav", ".hidden.wav", "..", "evil.sh"]) {
+      for (const [id, what] of [
+        [plane.id, subjects.controlReceive(plane.id)],
+        [prime.id, subjects.controlFetch(prime.id)],
+      ] as const) {
+        const body = { name, hash, size: 144, object, from: "someone" };
+        const err = await call(nc, what, body).catch((e: unknown) => e);
+        expect(err, `${name} at ${id}`).to.have.property("code", "BAD_REQUEST");
+        expect(String((err as Error).message)).to.match(/unsafe file name/);
+      }
+    }
+    const wrongHash = await call(nc, subjects.controlReceive(plane.id), {
+      name: "ok.wav",
+      hash,
+      size: 144,
+      object,
+      from: "someone",
+    }).catch((e: unknown) => e);
+    expect(wrongHash).to.have.property("code", "BAD_REQUEST");
+    const notHere = await call(nc, subjects.controlFetch(plane.id), {
+      name: "nothing.wav",
+      hash,
+      size: 144,
+      object,
+    }).catch((e: unknown) => e);
+    expect(notHere).to.have.property("code", "NOT_FOUND");
+    expect(await listDir(path.dirname(dir))).not.to.include("evil.wav");
+    expect((await listDir(dir)).filter((n) => n.startsWith(".chorus-sync"))).to.deep.equal([]);
+    // Still serving.
+    const page = await call<{ files: unknown[] }>(nc, subjects.controlManifest(plane.id), {});
+    expect(page.files).to.have.length(1);
+  });
+
+  it("a 100 MB file arrives intact, with the receiver's memory bounded", async function () {
+    this.timeout(120_000);
+    const prime = await startControl("prime", sys.config("prime"));
+    await startControl("plane", sys.config("plane"));
+    await status(true);
+    const pid = prime.proc.child.pid as number;
+    const before = await peakRssMiB(pid);
+    const size = 100 * 2 ** 20;
+    const hash = await writeWav(path.join(musicOf("plane"), "big.wav"), size);
+    await arrives(musicOf("prime"), "big.wav", hash, 90_000);
+    const after = await peakRssMiB(pid);
+    if (before !== undefined && after !== undefined) {
+      // The whole file would be +100 MiB; a bounded pipeline adds a few chunks.
+      expect(
+        after - before,
+        `peak RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB`,
+      ).to.be.below(48);
+    }
+    expect(await listDir(musicOf("prime"))).to.deep.equal(["big.wav"]);
+  });
+
+  it("a transfer cut off by killing the receiving plane leaves nothing behind and completes later", async function () {
+    this.timeout(120_000);
+    await startControl("prime", sys.config("prime"));
+    const size = 100 * 2 ** 20;
+    const hash = await writeWav(path.join(musicOf("prime"), "big.wav"), size);
+    await status(true);
+    const plane = await startControl("plane", sys.config("plane"));
+    const dir = musicOf("plane");
+    const temp = await waitFor(
+      async () => (await listDir(dir)).find((n) => n.startsWith(".chorus-sync-")),
+      "the plane to start receiving",
+      60_000,
+      2,
+    );
+    plane.proc.child.kill("SIGKILL");
+    await plane.proc.exited;
+    expect(await listDir(dir)).to.deep.equal([temp]);
+    expect(await listDir(dir)).not.to.include("big.wav");
+    // Retried once the plane is back: the leftover is removed and the file completes.
+    await startControl("plane", sys.config("plane"));
+    await arrives(dir, "big.wav", hash, 60_000);
+    expect(await listDir(dir)).to.deep.equal(["big.wav"]);
+    await status(true);
+    const jsm = await (await openSyncStore(nc)).js.jetstreamManager();
+    expect((await jsm.streams.info(syncStream)).state.messages, "bucket emptied").to.equal(0);
+  });
+
+  describe("with a receiver whose disk is nearly full", () => {
+    let mountPoint: string | undefined;
+    afterEach(() => {
+      if (!mountPoint) return;
+      try {
+        execFileSync("umount", [mountPoint]);
+      } catch {
+        // Already unmounted or never mounted.
+      }
+      rmSync(mountPoint, { recursive: true, force: true });
+      mountPoint = undefined;
+    });
+
+    it("refuses what does not fit, keeps what it has intact, and takes what fits", async function () {
+      mountPoint = mkdtempSync(path.join(tmpdir(), "chorus-small-disk-"));
+      try {
+        execFileSync("mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", mountPoint], {
+          stdio: "ignore",
+        });
+      } catch {
+        this.skip(); // Needs root (a 24 MB tmpfs as the plane's music folder).
+      }
+      const small = await writeWav(path.join(musicOf("prime"), "small.wav"), 500_000);
+      const big = await writeWav(path.join(musicOf("prime"), "big.wav"), 12_000_000);
+      const existing = await writeWav(path.join(mountPoint, "mine.wav"), 100_000);
+      await startControl("prime", sys.config("prime"));
+      const plane = await startControl("plane", sys.config("plane", { music: mountPoint }));
+      await arrives(mountPoint, "small.wav", small);
+      const s = await status(true);
+      const view = s.nodes.find((n) => n.id === plane.id);
+      expect(view?.missing).to.equal(1);
+      expect(view?.lastError).to.match(/disk space/);
+      expect(await listDir(mountPoint)).to.deep.equal(["mine.wav", "small.wav"]);
+      expect(await sha256Of(path.join(mountPoint, "mine.wav"))).to.equal(existing);
+      expect(await sha256Of(path.join(musicOf("prime"), "big.wav"))).to.equal(big);
+      expect(await sha256Of(path.join(musicOf("prime"), "mine.wav"))).to.equal(existing);
+    });
   });
 });

@@ -137,7 +137,8 @@ async function copyChunks(
         filter_subjects: store.chunkSubject(nuid),
       });
       // A pull holds at most a few chunks: the writer's pace sets the transfer's pace.
-      const msgs = await consumer.consume({ max_bytes: 4 * chunkBytes });
+      // (Counted in messages: a byte-limited consume stalls here against nats-server 2.9.)
+      const msgs = await consumer.consume({ max_messages: 4 });
       let lastChunkAt = Date.now();
       const stop = (why: ChorusError): void => {
         failure ??= why;
