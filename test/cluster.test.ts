@@ -32,6 +32,9 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
     planeHost = net.addHost("plane");
     listenerHost = net.addHost("listener");
   });
+  afterEach(function () {
+    if (this.currentTest?.state === "failed") console.log(sys.outputs());
+  });
   after(async () => {
     await sys?.cleanup();
     net?.destroy();

@@ -152,6 +152,13 @@ export class TestSystem {
     this.extraPids.add(pid);
   }
 
+  /** Everything the `chorus` processes printed, for a failed test's report. */
+  outputs(): string {
+    return this.processes
+      .map((p) => `--- ${p.child.spawnargs.slice(-8).join(" ")}\n${p.output()}`)
+      .join("\n");
+  }
+
   async cleanup(): Promise<void> {
     await Promise.all(this.connections.splice(0).map((nc) => nc.close().catch(() => undefined)));
     await Promise.all(this.processes.splice(0).map((p) => p.stop("SIGKILL")));
