@@ -30,6 +30,7 @@ import { createInbox, nanos, type NatsConnection } from "@nats-io/transport-node
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Session } from "../actors/file/protocol.js";
+import { ChorusError } from "../actors/errors.js";
 import { UserSession } from "../client/auth.js";
 import { findFileNode, play, type Playback } from "../client/stream.js";
 import { toneWav } from "../test/file-fixtures.js";
@@ -117,8 +118,15 @@ async function timeToFirstAudio(rig: Rig, listeners: number, rounds: number): Pr
         const playback = await play(connFor(rig, i), rig.sessions[i % 2] as Session, "cd.wav", {
           node: rig.nodeId,
           manualPosition: true,
+          timeoutMs: 10_000,
           onChunk: () => resolveFirst(),
+        }).catch((err: unknown) => {
+          // Refused (overloaded node): no sample, said once.
+          if (!(err instanceof ChorusError)) throw err;
+          console.log(`  a play was refused: ${err.code} ${err.message}`);
+          return undefined;
         });
+        if (!playback) return;
         started.push(playback);
         await first;
         samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
@@ -132,6 +140,8 @@ async function timeToFirstAudio(rig: Rig, listeners: number, rounds: number): Pr
 interface RealTimeResult {
   listeners: number;
   underrunListeners: number;
+  /** Plays the node refused (overloaded). */
+  refused: number;
   lateChunks: number;
   chunks: number;
   worstLateMs: number;
@@ -158,6 +168,7 @@ function realTimeListeners(
   let lateChunks = 0;
   let chunks = 0;
   let worstLate = 0;
+  let refused = 0;
   let stopAll!: () => void;
   const stopped = new Promise<void>((resolve) => (stopAll = resolve));
   const underrun = new Set<number>();
@@ -174,6 +185,7 @@ function realTimeListeners(
     const playback = await play(connFor(rig, i), rig.sessions[i % 2] as Session, "cd.wav", {
       node: rig.nodeId,
       manualPosition: true,
+      timeoutMs: 10_000,
       onChunk: (chunk) => {
         const now = Date.now();
         if (!firstAt) {
@@ -198,7 +210,14 @@ function realTimeListeners(
           worstLate = Math.max(worstLate, now - deadline);
         }
       },
+    }).catch((err: unknown) => {
+      // An overloaded node refuses new streams (NO_ROOM): count it as a listener not held.
+      refused++;
+      underrun.add(i);
+      if (!(err instanceof ChorusError)) throw err;
+      return undefined;
     });
+    if (!playback) return;
     held.playback = playback;
     await Promise.race([done, playback.ended, stopped]);
     clearInterval(clock);
@@ -210,6 +229,7 @@ function realTimeListeners(
     return {
       listeners,
       underrunListeners: underrun.size,
+      refused,
       lateChunks,
       chunks,
       worstLateMs: worstLate,
@@ -357,7 +377,7 @@ export async function run(): Promise<void> {
       const r = await realTimeListeners(rig, n, seconds, 5000).done;
       console.log(
         `real time, ${n} CD listeners (arriving over 5 s) for ${seconds} s: ${r.underrunListeners} ` +
-          `listeners underran (${r.lateChunks}/${r.chunks} chunks late, worst ${r.worstLateMs} ms); ` +
+          `listeners underran or were refused (${r.refused} refused; ${r.lateChunks}/${r.chunks} chunks late, worst ${r.worstLateMs} ms); ` +
           `start p99 ${r.startP99Ms.toFixed(0)} ms; cpu: file node ${(r.cpuNode * 100).toFixed(0)}%, ` +
           `broker ${(r.cpuBroker * 100).toFixed(0)}%, listeners ${(r.cpuHere * 100).toFixed(0)}% of a core`,
       );
