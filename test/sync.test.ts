@@ -27,16 +27,6 @@ describe("music sync between control nodes (real nats-server, real processes)", 
   this.timeout(60_000);
   let sys: TestSystem;
   let nc: NatsConnection;
-  const savedInterval = process.env.CHORUS_SYNC_INTERVAL_MS;
-
-  before(() => {
-    // TestSystem passes the environment on to the `chorus` processes it starts.
-    process.env.CHORUS_SYNC_INTERVAL_MS = String(intervalMs);
-  });
-  after(() => {
-    if (savedInterval === undefined) delete process.env.CHORUS_SYNC_INTERVAL_MS;
-    else process.env.CHORUS_SYNC_INTERVAL_MS = savedInterval;
-  });
   beforeEach(async () => {
     sys = new TestSystem();
     await sys.startBroker();
@@ -56,6 +46,9 @@ describe("music sync between control nodes (real nats-server, real processes)", 
     return node;
   };
 
+  /** A control node's config with a short sync interval, so rounds come quickly. */
+  const cfg = (name: string, overrides: Partial<ChorusConfig> = {}): ChorusConfig =>
+    sys.config(name, { syncIntervalMs: intervalMs, ...overrides });
   const musicOf = (name: string): string => sys.config(name).music;
   const arrives = (dir: string, name: string, hash: string, timeoutMs = 10_000): Promise<true> =>
     waitFor(
@@ -67,8 +60,8 @@ describe("music sync between control nodes (real nats-server, real processes)", 
     call<SyncStatus>(nc, subjects.primeSync, run ? { run } : {}, 30_000);
 
   it("a file added on a plane arrives at the prime, and one on the prime at the plane", async () => {
-    await startControl("prime", sys.config("prime"));
-    await startControl("plane", sys.config("plane"));
+    await startControl("prime", cfg("prime"));
+    await startControl("plane", cfg("plane"));
     const fromPlane = await writeWav(path.join(musicOf("plane"), "from plane.wav"), 300_000);
     const fromPrime = await writeWav(path.join(musicOf("prime"), "from-prime.wav"), 200_000);
     await arrives(musicOf("prime"), "from plane.wav", fromPlane);
@@ -78,15 +71,23 @@ describe("music sync between control nodes (real nats-server, real processes)", 
       ["prime", 2, 2, 0, 0],
       ["plane", 2, 2, 0, 0],
     ]);
+    // The operator's view: `chorus sync status --json`, one object per control node.
+    const cli = sys.run(["sync", "status", "--json"], cfg("prime"));
+    expect(await cli.exited, cli.output()).to.equal(0);
+    const rows = JSON.parse(cli.output()) as Array<Record<string, unknown>>;
+    expect(rows.map((r) => [r.kind, r.files, r.inSync, r.missing, r.inFlight])).to.deep.equal([
+      ["prime", 2, 2, 0, 0],
+      ["plane", 2, 2, 0, 0],
+    ]);
     // No temporary files anywhere.
     expect(await listDir(musicOf("prime"))).to.deep.equal(["from plane.wav", "from-prime.wav"]);
     expect(await listDir(musicOf("plane"))).to.deep.equal(["from plane.wav", "from-prime.wav"]);
   });
 
   it("a file added on one plane reaches another plane through the prime", async () => {
-    await startControl("prime", sys.config("prime"));
-    await startControl("plane", sys.config("plane-a"));
-    await startControl("plane", sys.config("plane-b"));
+    await startControl("prime", cfg("prime"));
+    await startControl("plane", cfg("plane-a"));
+    await startControl("plane", cfg("plane-b"));
     const hash = await writeWav(path.join(musicOf("plane-a"), "travels.wav"), 400_000);
     await arrives(musicOf("plane-b"), "travels.wav", hash);
     expect(await sha256Of(path.join(musicOf("prime"), "travels.wav"))).to.equal(hash);
@@ -95,8 +96,8 @@ describe("music sync between control nodes (real nats-server, real processes)", 
   it("a conflict follows the rule: the prime's copy wins, the plane's is kept under a conflict name everywhere", async () => {
     const primeHash = await writeWav(path.join(musicOf("prime"), "same name.wav"), 150_000);
     const planeHash = await writeWav(path.join(musicOf("plane"), "same name.wav"), 170_000);
-    await startControl("prime", sys.config("prime"));
-    const plane = await startControl("plane", sys.config("plane", { hostId: "plane-host" }));
+    await startControl("prime", cfg("prime"));
+    const plane = await startControl("plane", cfg("plane", { hostId: "plane-host" }));
     const aside = "same name (conflict plane-host).wav";
     await arrives(musicOf("plane"), "same name.wav", primeHash);
     await arrives(musicOf("plane"), aside, planeHash);
@@ -111,8 +112,8 @@ describe("music sync between control nodes (real nats-server, real processes)", 
   });
 
   it("never syncs unsafe names, non-WAV files, partial copies or links, and refuses them on the wire", async () => {
-    const prime = await startControl("prime", sys.config("prime"));
-    const plane = await startControl("plane", sys.config("plane"));
+    const prime = await startControl("prime", cfg("prime"));
+    const plane = await startControl("plane", cfg("plane"));
     const dir = musicOf("plane");
     const okHash = await writeWav(path.join(dir, "fine.WAV"), 30_000);
     await writeWav(path.join(dir, ".hidden.wav"), 30_000);
@@ -171,8 +172,8 @@ describe("music sync between control nodes (real nats-server, real processes)", 
 
   it("a 100 MB file arrives intact, with the receiver's memory bounded", async function () {
     this.timeout(120_000);
-    const prime = await startControl("prime", sys.config("prime"));
-    await startControl("plane", sys.config("plane"));
+    const prime = await startControl("prime", cfg("prime"));
+    await startControl("plane", cfg("plane"));
     await status(true);
     const pid = prime.proc.child.pid as number;
     const before = await peakRssMiB(pid);
@@ -192,11 +193,11 @@ describe("music sync between control nodes (real nats-server, real processes)", 
 
   it("a transfer cut off by killing the receiving plane leaves nothing behind and completes later", async function () {
     this.timeout(120_000);
-    await startControl("prime", sys.config("prime"));
+    await startControl("prime", cfg("prime"));
     const size = 100 * 2 ** 20;
     const hash = await writeWav(path.join(musicOf("prime"), "big.wav"), size);
     await status(true);
-    const plane = await startControl("plane", sys.config("plane"));
+    const plane = await startControl("plane", cfg("plane"));
     const dir = musicOf("plane");
     const temp = await waitFor(
       async () => (await listDir(dir)).find((n) => n.startsWith(".chorus-sync-")),
@@ -209,7 +210,7 @@ describe("music sync between control nodes (real nats-server, real processes)", 
     expect(await listDir(dir)).to.deep.equal([temp]);
     expect(await listDir(dir)).not.to.include("big.wav");
     // Retried once the plane is back: the leftover is removed and the file completes.
-    await startControl("plane", sys.config("plane"));
+    await startControl("plane", cfg("plane"));
     await arrives(dir, "big.wav", hash, 60_000);
     expect(await listDir(dir)).to.deep.equal(["big.wav"]);
     await status(true);
@@ -242,8 +243,8 @@ describe("music sync between control nodes (real nats-server, real processes)", 
       const small = await writeWav(path.join(musicOf("prime"), "small.wav"), 500_000);
       const big = await writeWav(path.join(musicOf("prime"), "big.wav"), 12_000_000);
       const existing = await writeWav(path.join(mountPoint, "mine.wav"), 100_000);
-      await startControl("prime", sys.config("prime"));
-      const plane = await startControl("plane", sys.config("plane", { music: mountPoint }));
+      await startControl("prime", cfg("prime"));
+      const plane = await startControl("plane", cfg("plane", { music: mountPoint }));
       await arrives(mountPoint, "small.wav", small);
       const s = await status(true);
       const view = s.nodes.find((n) => n.id === plane.id);
