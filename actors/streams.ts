@@ -6,6 +6,9 @@
  */
 import type { JetStreamManager, StreamConfig, StreamInfo } from "@nats-io/jetstream";
 
+/** The NATS cluster's name (broker/server.ts writes it into each broker's config). */
+export const clusterName = "chorus";
+
 const cannotReplicate = /replicas > 1 not supported|insufficient resources|no suitable peers/i;
 
 export async function addStream(

@@ -51,8 +51,9 @@ export const subjects = {
   filePlay: (id: string) => `chorus.file.${subjectId(id)}.play`,
   fileControl: (id: string) => `chorus.file.${subjectId(id)}.control`,
   /** Audio chunks of one listener's stream. */
-  audio: (streamId: string) => `chorus.audio.${subjectId(streamId)}`,
-  audioAll: "chorus.audio.*",
+  audio: (hostId: string, streamId: string) =>
+    `chorus.audio.${subjectId(hostId)}.${subjectId(streamId)}`,
+  audioOfHost: (hostId: string) => `chorus.audio.${subjectId(hostId)}.*`,
 
   /** P2P: a playing client's presence and its relayed chunks. */
   hostPresence: (hostId: string) => `chorus.hosts.${subjectId(hostId)}`,
@@ -195,10 +196,10 @@ export const subjectTable: ReadonlyArray<{
     what: "pause, resume, seek, stop, sync, position reports (the stream's own session only)",
   },
   {
-    subject: "chorus.audio.<streamId>",
+    subject: "chorus.audio.<host>.<streamId>",
     kind: "stream",
     publishers: "file nodes",
     listeners: "one listener, by a push consumer its file node made",
-    what: "audio chunks: stream, seq, epoch, frame/byte offset, time, format, PCM; end marker (stream CHORUS_AUDIO)",
+    what: "audio chunks: stream, seq, epoch, frame/byte offset, time, format, PCM; end marker (stream CHORUS_AUDIO_<host>, kept on that machine's broker)",
   },
 ];

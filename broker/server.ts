@@ -20,6 +20,7 @@ import type { ChorusConfig } from "../actors/config.js";
 import { connectBroker, serversOf } from "../actors/connect.js";
 import { ChorusError } from "../actors/errors.js";
 import { actorPasswordOf, hostIdOf } from "../actors/identity.js";
+import { clusterName } from "../actors/streams.js";
 
 export const natsConfPath = fileURLToPath(new URL("../../broker/nats.conf", import.meta.url));
 
@@ -75,7 +76,7 @@ export function writeRunConf(config: ChorusConfig): string {
     const routes = peers.map((peer) => JSON.stringify(`nats://route:${secret}@${peer}`));
     lines.push(
       "cluster {",
-      "  name: chorus",
+      `  name: ${clusterName}`,
       `  listen: ${JSON.stringify(listen)}`,
       "  authorization { user: route, password: $CHORUS_ACTOR_PASSWORD }",
       `  routes: [${routes.join(", ")}]`,

@@ -3,6 +3,7 @@
  * namespaces), each running its own nats-server of one NATS cluster.
  */
 import { expect } from "chai";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { ChorusConfig } from "../actors/config.js";
 import type { NodeView } from "../actors/presence.js";
@@ -84,7 +85,10 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
     for (const host of [primeHost, planeHost]) {
       writeTone(path.join(hostConfig(host).music, song), 40, { rate: 8000, channels: 1 });
     }
-    const limits = { maxLoad: 2, fileCapacity: 1 };
+    // A song only the plane's machine has, to be synced to the prime's.
+    const planeOnly = "plane-only.wav";
+    writeTone(path.join(hostConfig(planeHost).music, planeOnly), 2, { rate: 8000, channels: 1 });
+    const limits = { maxLoad: 2, fileCapacity: 1, syncIntervalMs: 1000 };
     on(listenerHost, ["broker"]);
     on(primeHost, ["up"], limits);
     on(planeHost, ["plane"], { ...limits, maxLoad: 4 });
@@ -101,6 +105,19 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
     const primeNode = joined.find((n) => n.kind === "prime") as NodeView;
     const planeNode = joined.find((n) => n.kind === "plane") as NodeView;
     expect(primeNode.host).not.to.equal(planeNode.host);
+
+    const synced = path.join(hostConfig(primeHost).music, planeOnly);
+    await waitFor(
+      () => existsSync(synced),
+      "the plane's song to be synced to the prime's machine",
+      30_000,
+    );
+    expect(
+      Buffer.compare(
+        await pcmOf(synced),
+        await pcmOf(path.join(hostConfig(planeHost).music, planeOnly)),
+      ),
+    ).to.equal(0);
 
     // User 1 fills the prime's machine: an auth node and a file node (maxLoad 2).
     const first = listen("Someone", [song, "--for", "8", "--out", "null"]);

@@ -214,11 +214,17 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
 
   it("denies a listener opening its own consumer on the audio stream (others' audio)", async () => {
     const ljsm = await jetstreamManager(listener);
+    const actor = await sys.connect("actor");
+    const host = (await sys.nodes(actor)).find((n) => n.id === nodeId)?.host as string;
+    const stream = audioStreamName(host);
+    expect((await (await jetstreamManager(actor)).streams.info(stream)).config.name).to.equal(
+      stream,
+    );
     const attempts: Array<[string, () => Promise<unknown>]> = [
-      ["consumer", () => ljsm.consumers.add(audioStreamName, { filter_subject: "chorus.audio.x" })],
-      ["stream info", () => ljsm.streams.info(audioStreamName)],
-      ["purge", () => ljsm.streams.purge(audioStreamName)],
-      ["delete", () => ljsm.streams.delete(audioStreamName)],
+      ["consumer", () => ljsm.consumers.add(stream, { filter_subject: `chorus.audio.${host}.x` })],
+      ["stream info", () => ljsm.streams.info(stream)],
+      ["purge", () => ljsm.streams.purge(stream)],
+      ["delete", () => ljsm.streams.delete(stream)],
     ];
     for (const [what, attempt] of attempts) {
       const err = await attempt().catch((e: unknown) => e);

@@ -34,12 +34,19 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { clusterName } from "../streams.js";
 import { subjects } from "../subjects.js";
 import { audioStreamName, windowChunks } from "./protocol.js";
 
-export const audioStreamConfig: Partial<StreamConfig> & { name: string } = {
-  name: audioStreamName,
-  subjects: [subjects.audioAll],
+/**
+ * One machine's audio stream. Deliberately local, never replicated: in a
+ * NATS cluster it is placed on the broker tagged with this machine's host id,
+ * so a machine leaving the network takes only its own listeners' chunks away.
+ */
+export const audioStreamConfig = (hostId: string): Partial<StreamConfig> & { name: string } => ({
+  name: audioStreamName(hostId),
+  subjects: [subjects.audioOfHost(hostId)],
+  placement: { cluster: clusterName, tags: [`host:${hostId}`] },
   storage: StorageType.Memory,
   retention: RetentionPolicy.Limits,
   discard: DiscardPolicy.Old,
@@ -53,43 +60,71 @@ export const audioStreamConfig: Partial<StreamConfig> & { name: string } = {
   max_age: nanos(10 * 60_000),
   duplicate_window: nanos(1000),
   num_replicas: 1,
-};
+});
+
+/** The same limits, wherever JetStream puts the stream. */
+function withoutPlacement(hostId: string): Partial<StreamConfig> & { name: string } {
+  const config = audioStreamConfig(hostId);
+  delete config.placement;
+  return config;
+}
 
 export class AudioJetStream {
+  readonly name: string;
+
   private constructor(
     readonly jsm: JetStreamManager,
     readonly js: JetStreamClient,
-  ) {}
+    readonly hostId: string,
+  ) {
+    this.name = audioStreamName(hostId);
+  }
 
-  static async open(nc: NatsConnection): Promise<AudioJetStream> {
+  static async open(nc: NatsConnection, hostId: string): Promise<AudioJetStream> {
     const jsm = await jetstreamManager(nc);
-    const audio = new AudioJetStream(jsm, jetstream(nc));
+    const audio = new AudioJetStream(jsm, jetstream(nc), hostId);
     await audio.ensureStream();
     return audio;
+  }
+
+  /** The subject of one listener stream's chunks. */
+  subject(streamId: string): string {
+    return subjects.audio(this.hostId, streamId);
   }
 
   /** Create the stream, or bring an existing one to our limits. */
   async ensureStream(): Promise<void> {
     try {
-      await this.jsm.streams.info(audioStreamName);
+      await this.jsm.streams.info(this.name);
     } catch (err) {
       if (!/not found/i.test(String(err))) throw err;
-      await this.jsm.streams.add(audioStreamConfig).catch(async (addErr: unknown) => {
+      await this.add().catch(async (addErr: unknown) => {
         // Another file node created it first.
         if (!/already in use/i.test(String(addErr))) throw addErr;
       });
       return;
     }
     // An older node's limits: bring them to ours (a changed storage type cannot be).
-    await this.jsm.streams.update(audioStreamName, audioStreamConfig).catch(() => undefined);
+    await this.jsm.streams.update(this.name, withoutPlacement(this.hostId)).catch(() => undefined);
+  }
+
+  /** Add the stream on this machine's broker, or anywhere when no broker has its tag. */
+  private async add(): Promise<void> {
+    const config = audioStreamConfig(this.hostId);
+    try {
+      await this.jsm.streams.add(config);
+    } catch (err) {
+      if (!/no suitable peers|insufficient resources/i.test(String(err))) throw err;
+      await this.jsm.streams.add(withoutPlacement(this.hostId));
+    }
   }
 
   /** A named push consumer per listener stream (creating it twice is harmless). */
   async openConsumer(streamId: string, deliver: string): Promise<void> {
-    await this.jsm.consumers.add(audioStreamName, {
+    await this.jsm.consumers.add(this.name, {
       name: streamId,
       deliver_subject: deliver,
-      filter_subject: subjects.audio(streamId),
+      filter_subject: this.subject(streamId),
       ack_policy: AckPolicy.None,
       deliver_policy: DeliverPolicy.All,
       flow_control: true,
@@ -100,11 +135,11 @@ export class AudioJetStream {
   }
 
   async closeConsumer(streamId: string): Promise<void> {
-    await this.jsm.consumers.delete(audioStreamName, streamId).catch(() => undefined);
+    await this.jsm.consumers.delete(this.name, streamId).catch(() => undefined);
   }
 
   /** Drop chunks of this stream not yet pushed (after a seek). */
   async purge(streamId: string): Promise<void> {
-    await this.jsm.streams.purge(audioStreamName, { filter: subjects.audio(streamId) });
+    await this.jsm.streams.purge(this.name, { filter: this.subject(streamId) });
   }
 }

@@ -11,7 +11,6 @@ import { open } from "node:fs/promises";
 import { timingSafeEqual } from "node:crypto";
 import { ChorusError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { subjects } from "../subjects.js";
 import type { SongFile } from "./catalogue.js";
 import type { AudioJetStream } from "./jetstream.js";
 import type { Publisher, PublishScheduler } from "./scheduler.js";
@@ -74,7 +73,7 @@ export class ListenerStream implements Publisher {
     private readonly log: Logger,
     startFrame: number,
   ) {
-    this.subject = subjects.audio(id);
+    this.subject = audio.subject(id);
     const { sampleRate, channels, bitDepth, blockAlign } = song.info;
     this.format = { sampleRate, channels, bitDepth, blockAlign };
     this.chunkFrames = Math.max(1, Math.round((sampleRate * chunkMs) / 1000));

@@ -5,7 +5,7 @@
  *   chorus.file.<node>.play     {session, song, from?, deliver,  → PlayReply
  *                                claim?}
  *   chorus.file.<node>.control  {session, streamId, op, ...}     → ControlReply
- *   chorus.audio.<streamId>     chunk messages in JetStream stream CHORUS_AUDIO,
+ *   chorus.audio.<host>.<id>    chunk messages in JetStream stream CHORUS_AUDIO_<host>,
  *                                pushed by a consumer the node creates to the
  *                                client's `deliver` inbox
  *
@@ -21,7 +21,8 @@ export const chunkMs = 500;
 /** The node stays at most this many chunks ahead of the listener's reported position. */
 export const windowChunks = 4;
 /** The JetStream stream every file node publishes chunks into. */
-export const audioStreamName = "CHORUS_AUDIO";
+/** Each machine's file nodes share one audio stream, kept on that machine's broker. */
+export const audioStreamName = (hostId: string): string => `CHORUS_AUDIO_${hostId}`;
 
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an id ([A-Za-z0-9_-])");
 

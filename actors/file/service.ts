@@ -53,7 +53,7 @@ export class FileService {
 
   async start(): Promise<void> {
     const { actor } = this;
-    this.audio = await AudioJetStream.open(actor.nc);
+    this.audio = await AudioJetStream.open(actor.nc, actor.host);
     this.sessions = new SessionWatch(
       actor,
       () => this.streams.values(),
