@@ -82,7 +82,7 @@ export class SyncAgent {
 
   /** Put our copy of a file into the bucket, if it still is what the caller expects. */
   async send(req: FetchRequest): Promise<{ sent: true }> {
-    const entry = (await this.manifest.scan()).find((f) => f.name === req.name);
+    const entry = await this.manifest.lookup(req.name);
     if (!entry) throw new ChorusError("NOT_FOUND", "no such file here");
     if (entry.hash !== req.hash || entry.size !== req.size) {
       throw new ChorusError("UNAVAILABLE", "file changed since the manifest; retried next round");

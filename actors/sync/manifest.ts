@@ -51,6 +51,13 @@ export class Manifest {
     return this.scanning;
   }
 
+  /** One file's entry (from the cache when unchanged), without scanning the folder. */
+  async lookup(name: string): Promise<ManifestEntry | undefined> {
+    if (unsafeReason(name) || isTempName(name)) return undefined;
+    const found = await this.entry(name).catch(() => undefined);
+    return found?.value;
+  }
+
   /** Forget a file's cached hash (after sync itself wrote or renamed it). */
   forget(name: string): void {
     this.cache.delete(name);
