@@ -69,22 +69,14 @@ export class TestNetwork {
     ip("-n", this.switchNs, "link", "set", host.port, up ? "up" : "down");
   }
 
-  /** Add latency to every packet a host sends (tc netem). */
-  addDelay(host: TestHost, ms: number): void {
-    execFileSync("ip", [
-      "netns",
-      "exec",
-      host.ns,
-      "tc",
-      "qdisc",
-      "replace",
-      "dev",
-      "eth0",
-      "root",
-      "netem",
-      "delay",
-      `${ms}ms`,
-    ]);
+  /** Add latency to every packet a host sends (tc netem); 0 removes it. */
+  setDelay(host: TestHost, ms: number): void {
+    const tc = ["netns", "exec", host.ns, "tc", "qdisc"];
+    if (ms > 0) {
+      execFileSync("ip", [...tc, "replace", "dev", "eth0", "root", "netem", "delay", `${ms}ms`]);
+    } else {
+      execFileSync("ip", [...tc, "del", "dev", "eth0", "root"]);
+    }
   }
 
   /** The command prefix that runs a program inside a host. */

@@ -82,14 +82,15 @@ export class TestSystem {
     return env;
   }
 
-  /** Run `chorus ARGS` as a real process (inside a network namespace with `prefix`). */
+  /** Run `chorus ARGS` (or another node `program`) as a real process, inside a network namespace with `prefix`. */
   run(
     args: string[],
     config: ChorusConfig,
     extraEnv: NodeJS.ProcessEnv = {},
     prefix: string[] = [],
+    program: string = chorusBin,
   ): ChorusProcess {
-    const [cmd, ...cmdArgs] = [...prefix, process.execPath, chorusBin, ...args] as [
+    const [cmd, ...cmdArgs] = [...prefix, process.execPath, program, ...args] as [
       string,
       ...string[],
     ];
