@@ -27,6 +27,9 @@ export const subjects = {
   primeAssign: "chorus.prime.assign",
   primeSpawn: "chorus.prime.spawn",
   primeHosts: "chorus.prime.hosts",
+  /** P2P: a host registers its signing key with its session; a listener asks to join a host. */
+  primeHost: "chorus.prime.host",
+  primeJoin: "chorus.prime.join",
   primeSync: "chorus.prime.sync",
 
   /** Requests a control node (prime or plane) answers about its own machine. */
@@ -59,6 +62,7 @@ export const subjects = {
   hostPresence: (hostId: string) => `chorus.hosts.${subjectId(hostId)}`,
   hostPresenceAll: "chorus.hosts.>",
   relay: (hostId: string) => `chorus.relay.${subjectId(hostId)}`,
+  relayAll: "chorus.relay.*",
 } as const;
 
 /** One row per subject pattern, for the README and for `chorus monitor` users. */
@@ -201,5 +205,40 @@ export const subjectTable: ReadonlyArray<{
     publishers: "file nodes",
     listeners: "one listener, by a push consumer its file node made",
     what: "audio chunks: stream, seq, epoch, frame/byte offset, time, format, PCM; end marker (stream CHORUS_AUDIO_<host>, kept on that machine's broker)",
+  },
+  {
+    subject: "chorus.hosts.<hostId>",
+    kind: "pub",
+    publishers: "playing clients (P2P hosts)",
+    listeners: "prime, joiners, chorus monitor",
+    what: "host presence (signed): user, song, position, paused, listeners",
+  },
+  {
+    subject: "chorus.relay.<hostId>",
+    kind: "stream",
+    publishers: "playing clients (P2P hosts)",
+    listeners: "joiners (push consumers the prime creates)",
+    what: "signed PCM chunks as the host plays them; a few seconds kept (stream CHORUS_RELAY)",
+  },
+  {
+    subject: "chorus.prime.host",
+    kind: "req",
+    publishers: "playing clients",
+    listeners: "prime",
+    what: "register a host id and its signing key (session checked); answers its listeners",
+  },
+  {
+    subject: "chorus.prime.hosts",
+    kind: "req",
+    publishers: "chorus hosts, players",
+    listeners: "prime",
+    what: "P2P hosts playing now: id, user, song, position, listeners",
+  },
+  {
+    subject: "chorus.prime.join",
+    kind: "req",
+    publishers: "logged-in clients",
+    listeners: "prime",
+    what: "join a host (session checked): the prime opens a relay consumer to the joiner's inbox",
   },
 ];

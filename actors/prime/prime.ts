@@ -13,6 +13,7 @@ import { presenceSchema, type NodeView, type Presence } from "../presence.js";
 import { spawnableKinds, subjects, type SpawnableKind } from "../subjects.js";
 import { assignOrder, planesByRoom } from "./placement.js";
 import { startPrimeSync } from "../sync/index.js";
+import { HostTable } from "./hosts.js";
 import { Registry } from "./registry.js";
 
 const kindRequest = z.object({ kind: z.enum(spawnableKinds) });
@@ -86,6 +87,7 @@ export class Prime {
     );
     actor.serve(subjects.primeAssign, kindRequest, (req) => this.assign(req.kind));
     await startPrimeSync(this);
+    await new HostTable(actor).start();
     await actor.announce();
   }
 
