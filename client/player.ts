@@ -24,6 +24,8 @@ import type { AudioOutput } from "./audio/output.js";
 import { defaultPlayback, Playback, type PlaybackOptions } from "./audio/playback.js";
 import { UserSession } from "./auth.js";
 import type { Credentials } from "./credentials.js";
+import { Host } from "./p2p/host.js";
+import { HostSource, HostStream, joinJitter } from "./p2p/join.js";
 import type { NowPlaying, NowState } from "./screen/view.js";
 import type {
   AudioChunk,
@@ -32,6 +34,7 @@ import type {
   SongInfo,
   Source,
   StreamHandlers,
+  StreamPoint,
 } from "./source.js";
 
 export interface SourceContext {
@@ -55,6 +58,19 @@ export interface PlayerOptions {
   giveUpMs?: number;
   /** Name of the broker connection. */
   name?: string;
+  /** Relay what is played so others can join (P2P, client/p2p/host.ts); default true. */
+  host?: boolean;
+}
+
+/** What a P2P host relays (client/p2p/host.ts). */
+export interface NowSong {
+  song: SongInfo;
+  format: PcmFormat;
+  state: "playing" | "paused" | "ended" | "stopped";
+  /** The next byte to play. */
+  byte: number;
+  /** 0 from a file node; n+1 when following a host of depth n. */
+  depth: number;
 }
 
 export type PlayerEvent =
@@ -96,6 +112,8 @@ interface Current {
   failed?: string;
   /** Underruns of earlier buffers of this song (a recovery makes a new stream, not a new buffer). */
   total: number;
+  /** Paused by the P2P host it follows (it resumes when the host does). */
+  held?: boolean;
 }
 
 const defaultJitter = { startMs: 0, rebufferMs: 300 };
@@ -105,6 +123,9 @@ export class Player {
   private session?: UserSession;
   private source?: Source;
   private current?: Current;
+  private host?: Host;
+  /** The P2P host joined last (its label names the source of songs it changes to). */
+  private following?: HostSource;
   /** Bumped by every play/stop/close: stale async work checks it and gives up. */
   private generation = 0;
   private recovering = false;
@@ -139,6 +160,7 @@ export class Player {
       await nc.close().catch(() => undefined);
       throw err;
     }
+    if (options.host !== false) player.host = Host.start(nc, player, options.config);
     player.watchBroker();
     player.timer = setInterval(() => player.tick(), 200);
     return player;
@@ -154,6 +176,34 @@ export class Player {
 
   get connection(): NatsConnection {
     return this.nc;
+  }
+
+  /** The P2P host id others join this player with (none with `host: false`). */
+  get hostId(): string | undefined {
+    return this.host?.id;
+  }
+
+  /** The session, for requests made on the user's behalf (the P2P host registers with it). */
+  sessionRef(): { authNode: string; sessionId: string; token: string } | undefined {
+    const s = this.session;
+    return s?.alive ? { authNode: s.authNode, ...s.credentials() } : undefined;
+  }
+
+  /** The song playing and where, for the P2P host. */
+  nowPlaying(): NowSong | undefined {
+    const c = this.current;
+    if (!c) return undefined;
+    const st = c.playback.state;
+    const state =
+      c.stopped || c.failed || st === "stopped" || st === "failed"
+        ? "stopped"
+        : st === "ended"
+          ? "ended"
+          : c.paused
+            ? "paused"
+            : "playing";
+    const depth = c.stream instanceof HostStream ? c.stream.depth + 1 : 0;
+    return { song: c.song, format: c.format, state, byte: c.buffer.offset, depth };
   }
 
   info(): { authNode?: string; fileNode?: string } {
@@ -268,10 +318,31 @@ export class Player {
     await this.begin(() => source.open(song, fromSeconds, this.handlers()), undefined, source);
   }
 
+  /**
+   * Follow a P2P host (its id, or its user's name): play what it plays from
+   * the point it is at, pausing, seeking and changing songs with it. When the
+   * host goes away, playback carries on from a file node at the same point.
+   */
+  async join(host: string, forSeconds?: number): Promise<void> {
+    this.checkOpen();
+    if (host === this.host?.id) throw new ChorusError("BAD_REQUEST", "that host is you");
+    if (!this.session?.alive) {
+      await this.dropSource();
+      await this.login();
+    }
+    const ctx = { nc: this.nc, session: this.session as UserSession, config: this.options.config };
+    const source = new HostSource(ctx, host);
+    this.following = source;
+    await this.begin(() => source.open("", 0, this.handlers()), forSeconds, source, joinJitter);
+    const stream = this.current?.stream;
+    if (stream instanceof HostStream && stream.held) this.onHostPaused(stream.id, true);
+  }
+
   private async begin(
     open: () => Promise<OpenedStream>,
     forSeconds?: number,
     source?: Source,
+    jitter?: Partial<Pick<JitterOptions, "startMs" | "rebufferMs">>,
   ): Promise<void> {
     this.checkOpen();
     // The old stream's stop goes out without waiting for its answer: the new song starts sooner.
@@ -290,6 +361,7 @@ export class Player {
       frameBytes: frameBytes(format),
       ...defaultJitter,
       ...this.options.jitter,
+      ...jitter,
     });
     const current: Current = {
       sourceLabel: (source ?? this.source)?.label ?? "",
@@ -339,7 +411,53 @@ export class Player {
     return {
       chunk: (chunk) => this.onChunk(chunk),
       end: (stream, reason, message) => this.onEnd(stream, reason, message),
+      moved: (stream, point, song) => this.onMoved(stream, point, song),
+      paused: (stream, paused) => this.onHostPaused(stream, paused),
     };
+  }
+
+  /** The host we follow jumped (seek, catch-up, rejoin) or changed songs. */
+  private onMoved(stream: string, point: StreamPoint, song?: SongInfo): void {
+    const c = this.current;
+    if (!c?.stream || stream !== c.stream.id || c.stopped) return;
+    if (song || c.playback.state === "ended") {
+      void this.follow(c).catch((err: unknown) => this.say(String(err), true));
+      return;
+    }
+    c.epoch = point.epoch;
+    c.total += c.buffer.underruns;
+    c.buffer.underruns = 0;
+    c.buffer.reset(point.byte);
+    c.lastChunkAt = performance.now();
+    c.playback.rebase();
+    this.flushEarly();
+    this.emit({ kind: "changed" });
+  }
+
+  /** A new song on the host we follow: a new buffer and sink on the same stream. */
+  private async follow(c: Current): Promise<void> {
+    const stream = c.stream;
+    if (!stream) return;
+    c.stream = undefined;
+    c.stopped = true;
+    await c.playback.stop().catch(() => undefined);
+    await this.begin(async () => stream, undefined, this.following, joinJitter);
+  }
+
+  /** The host we follow paused or resumed. */
+  private onHostPaused(stream: string, paused: boolean): void {
+    const c = this.current;
+    if (!c?.stream || stream !== c.stream.id || c.stopped) return;
+    c.held = paused;
+    if (paused && !c.paused) {
+      c.paused = true;
+      c.playback.pause();
+    } else if (!paused && c.paused) {
+      c.paused = false;
+      c.lastChunkAt = performance.now();
+      c.playback.resume();
+    }
+    this.emit({ kind: "changed" });
   }
 
   private onChunk(chunk: AudioChunk): void {
@@ -402,9 +520,11 @@ export class Player {
   async resume(): Promise<void> {
     const c = this.active();
     if (!c.paused) return;
+    if (c.held) throw new ChorusError("BAD_REQUEST", "the host has paused: you go on when it does");
+    await c.stream?.resume();
+    if (c.held) return; // rejoined a host that is paused now
     c.paused = false;
     c.lastChunkAt = performance.now();
-    await c.stream?.resume();
     c.playback.resume();
     this.emit({ kind: "changed" });
   }
@@ -655,6 +775,7 @@ export class Player {
     await this.stopCurrent().catch(() => undefined);
     this.closed = true;
     clearInterval(this.timer);
+    this.host?.stop();
     await this.session?.logout().catch(() => undefined);
     await this.dropSource();
     await this.options.output.close().catch(() => undefined);

@@ -30,6 +30,10 @@ export interface StreamHandlers {
   chunk(chunk: AudioChunk): void;
   /** The source ended the stream: `eos` after the last chunk, anything else is a failure. */
   end(stream: string, reason: EndReason, message?: string): void;
+  /** The source jumped on its own (a P2P host seeked, or changed to `song`): start over at `point`. */
+  moved?(stream: string, point: StreamPoint, song?: SongInfo): void;
+  /** The source paused or resumed on its own (a P2P host did). */
+  paused?(stream: string, paused: boolean): void;
 }
 
 export interface StreamPoint {
@@ -58,6 +62,8 @@ export interface Source {
   readonly id: string;
   /** "file node file-ab12". */
   readonly label: string;
+  /** P2P chain depth of a host source: 0 when the host plays from a file node. */
+  readonly depth?: number;
   songs(): Promise<SongInfo[]>;
   open(song: string, fromSeconds: number, handlers: StreamHandlers): Promise<OpenedStream>;
   /** Let go of the source (its claim, subscriptions). */

@@ -17,13 +17,7 @@
  * A relay frame is a 4-byte big-endian header length, the JSON RelayHeader,
  * a 64-byte signature over header JSON + PCM, then the PCM exactly as played.
  */
-import {
-  createPublicKey,
-  generateKeyPairSync,
-  sign,
-  verify,
-  type KeyObject,
-} from "node:crypto";
+import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { z } from "zod";
 import { sessionSchema } from "../file/protocol.js";
 
@@ -140,6 +134,8 @@ export interface JoinReply {
   intervalMs: number;
   /** The newest frame's header when the join was made (none: nothing relayed yet). */
   last?: RelayHeader;
+  /** The byte right after that frame's PCM. */
+  lastEnd?: number;
 }
 
 // ---- keys and signatures ---------------------------------------------------------
@@ -176,8 +172,7 @@ export function encodeFrame(header: RelayHeader, pcm: Uint8Array, key: KeyObject
 }
 
 export type FrameCheck =
-  | { ok: true; header: RelayHeader; pcm: Uint8Array }
-  | { ok: false; why: string };
+  { ok: true; header: RelayHeader; pcm: Uint8Array } | { ok: false; why: string };
 
 /** Decode a frame, check its signature (when `key` is given) and its shape. Never throws. */
 export function decodeFrame(data: Uint8Array, key?: KeyObject): FrameCheck {

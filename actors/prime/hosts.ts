@@ -266,13 +266,17 @@ export class HostTable {
     const backlogMs = req.backlogMs ?? defaultBacklogMs;
     let lastTime: number | undefined;
     let last: JoinReply["last"];
+    let lastEnd: number | undefined;
     try {
       const msg = await this.jsm.streams.getMessage(relayStreamName, {
         last_by_subj: subjects.relay(id),
       });
       if (msg) {
         const frame = decodeFrame(msg.data, binding.keyObject);
-        if (frame.ok) last = frame.header;
+        if (frame.ok) {
+          last = frame.header;
+          lastEnd = frame.header.byte + frame.pcm.length;
+        }
         lastTime = msg.time.getTime();
       }
     } catch {
@@ -302,7 +306,7 @@ export class HostTable {
       host: this.view(host),
       key: binding.key,
       intervalMs: host.presence.intervalMs,
-      ...(last ? { last } : {}),
+      ...(last ? { last, lastEnd } : {}),
     };
   }
 }

@@ -1,5 +1,6 @@
 /** Every `chorus` command, in the order `chorus --help` lists them. */
 import type { Command } from "../command.js";
+import { hosts } from "./hosts.js";
 import { monitor } from "./monitor.js";
 import { nodes } from "./nodes.js";
 import { play } from "./play.js";
@@ -23,6 +24,7 @@ export const commands: Command[] = [
   playerCommand,
   syncStatus,
   syncNow,
+  hosts,
   monitor,
   subjectsCommand,
   userAdd,
