@@ -54,9 +54,22 @@ export async function run(): Promise<void> {
       60_000,
     );
     const planeId = nodes.find((n) => n.kind === "plane")?.id as string;
+    // JetStream elects its cluster leaders after the routes are up: wait for a first login.
+    await waitFor(
+      async () => (await m.listen("Someone", [song, "--for", "0.5", "--out", "null"]).exited) === 0,
+      "a first song to play",
+      90_000,
+    );
 
     for (const delay of [0, 20]) {
-      for (const host of m.net.hosts) if (delay) m.net.setDelay(host, delay);
+      try {
+        for (const host of m.net.hosts) if (delay) m.net.setDelay(host, delay);
+      } catch (err) {
+        console.log(
+          `+${delay} ms: tc netem is unavailable on this kernel (${String(err).split("\n")[0]})`,
+        );
+        continue;
+      }
       const { times } = await resultOf<{ times: number[] }>(
         m.runScript(m.listener, probe, ["first-audio", "20", song]),
         "first audio",

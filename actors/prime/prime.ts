@@ -87,8 +87,25 @@ export class Prime {
     );
     actor.serve(subjects.primeAssign, kindRequest, (req) => this.assign(req.kind));
     await startPrimeSync(this);
-    await new HostTable(actor).start();
     await actor.announce();
+    // The host table needs JetStream, which a cluster elects only once its
+    // brokers see each other: the prime is up meanwhile, and retries.
+    void this.retryUntilStarted("P2P host table", () => new HostTable(actor).start());
+  }
+
+  private async retryUntilStarted(what: string, start: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; !this.actor.isStopping(); attempt++) {
+      try {
+        await start();
+        return;
+      } catch (err) {
+        this.actor.log.warn(`cannot start the ${what} yet; retrying`, {
+          attempt,
+          error: String(err),
+        });
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 500 * attempt)));
+      }
+    }
   }
 
   /** Spawn a node of `kind` where there is room; NO_ROOM when nowhere has any. */

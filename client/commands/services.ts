@@ -42,6 +42,7 @@ async function runControl(
   try {
     await node.start();
   } catch (err) {
+    await node.actor.stop("failed to start");
     await stopBroker();
     throw err;
   }
