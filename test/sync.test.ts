@@ -218,6 +218,29 @@ describe("music sync between control nodes (real nats-server, real processes)", 
     expect((await jsm.streams.info(syncStream)).state.messages, "bucket emptied").to.equal(0);
   });
 
+  it("a transfer cut off by killing the sending plane leaves nothing at the prime and completes later", async function () {
+    this.timeout(120_000);
+    await startControl("prime", cfg("prime"));
+    const hash = await writeWav(path.join(musicOf("plane"), "big.wav"), 100 * 2 ** 20);
+    const plane = await startControl("plane", cfg("plane"));
+    await waitFor(
+      async () => (await status()).inFlight.length > 0,
+      "the transfer to start",
+      60_000,
+      5,
+    );
+    plane.proc.child.kill("SIGKILL");
+    // The prime notices the plane is gone, gives up the transfer and removes its object.
+    await waitFor(async () => (await status()).inFlight.length === 0, "the transfer to end");
+    // Either nothing arrived (cut during the put) or all of it (the put had finished): never a part.
+    const now = await listDir(musicOf("prime"));
+    expect(JSON.stringify(now)).to.be.oneOf(["[]", JSON.stringify(["big.wav"])]);
+    if (now.length) expect(await sha256Of(path.join(musicOf("prime"), "big.wav"))).to.equal(hash);
+    await startControl("plane", cfg("plane"));
+    await arrives(musicOf("prime"), "big.wav", hash, 60_000);
+    expect(await listDir(musicOf("prime"))).to.deep.equal(["big.wav"]);
+  });
+
   describe("with a receiver whose disk is nearly full", () => {
     let mountPoint: string | undefined;
     afterEach(() => {
