@@ -10,7 +10,8 @@
  *   listener's last reported position (which the client knows too).
  * - limits retention, bounded per listener (max_msgs_per_subject: the window,
  *   a short first chunk and the end marker), in total (max_bytes: 6 chunks
- *   of CD audio for ~1,450 listeners per broker; past that the oldest chunks
+ *   of CD audio for ~970 listeners per machine — the broker reserves it, and
+ *   its max_memory_store of 4 GB holds 8 machines' streams; past that the oldest chunks
  *   go and listeners resync) and in age (max_age, for streams of a node that
  *   died); a stream's subject is purged when it ends or seeks.
  *   Discard old: a stalled listener loses its oldest chunks (it notices the
@@ -54,7 +55,7 @@ export const audioStreamConfig = (hostId: string): Partial<StreamConfig> & { nam
   // end marker); the node purges a stream's subject when it ends or seeks.
   max_msgs_per_subject: windowChunks + 2,
   // The broker's memory store is 1 GB (broker/nats.conf).
-  max_bytes: 768 * 1024 * 1024,
+  max_bytes: 512 * 1024 * 1024,
   max_msg_size: 1024 * 1024,
   // Chunks of a stream whose node died leave after this.
   max_age: nanos(10 * 60_000),
