@@ -332,8 +332,10 @@ export class Player {
     }
     const ctx = { nc: this.nc, session: this.session as UserSession, config: this.options.config };
     const source = new HostSource(ctx, host);
+    // Joined before the current song stops: a failed join leaves it playing.
+    const opened = await source.open("", 0, this.handlers());
     this.following = source;
-    await this.begin(() => source.open("", 0, this.handlers()), forSeconds, source, joinJitter);
+    await this.begin(async () => opened, forSeconds, source, joinJitter);
     const stream = this.current?.stream;
     if (stream instanceof HostStream && stream.held) this.onHostPaused(stream.id, true);
   }

@@ -217,7 +217,7 @@ describe("chorus player in a terminal (tmux)", function () {
     await tmux.see("join host:", "the join prompt");
     tmux.type("somehost");
     tmux.keys("Enter");
-    await tmux.see("joining a P2P host is not available in this version", "the join answer");
+    await tmux.see('no host "somehost" is playing now', "the join answer");
     tmux.keys("Space");
     await tmux.see(/♪ Beta[\s\S]*▶ playing/, "Space plays the stopped song again");
     tmux.resize(50, 10);

@@ -258,9 +258,6 @@ export class HostTable {
     await this.verify(req.session);
     const host = this.resolve(req.host);
     const id = host.presence.id;
-    if (host.presence.state === "idle") {
-      throw new ChorusError("NOT_FOUND", `host ${id} has stopped playing`);
-    }
     const binding = this.bindings.get(id);
     if (!binding) throw new ChorusError("NOT_FOUND", `host ${id} is not registered`);
     const backlogMs = req.backlogMs ?? defaultBacklogMs;
@@ -281,6 +278,13 @@ export class HostTable {
       }
     } catch {
       // nothing relayed yet: start with the next frame
+    }
+    // The newest frame is the truth (a beat may be a moment old).
+    if (!last || last.state === "stopped" || last.state === "ended") {
+      throw new ChorusError(
+        "NOT_FOUND",
+        last ? `host ${id} has stopped playing` : `host ${id} has not played anything yet`,
+      );
     }
     const consumer = randomBytes(9).toString("base64url");
     await this.jsm.consumers.add(relayStreamName, {
