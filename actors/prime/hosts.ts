@@ -77,13 +77,17 @@ export class HostTable {
   private readonly listeners = new Map<string, number>();
   private jsm!: JetStreamManager;
   private counting = false;
+  private streamReady = false;
 
   constructor(private readonly actor: Actor) {}
 
   async start(): Promise<void> {
     const { actor } = this;
     this.jsm = await jetstreamManager(actor.nc);
-    await this.ensureStream();
+    // P2P must not keep the prime from starting: without the stream, retry each beat.
+    await this.ensureStream().catch((err: unknown) =>
+      actor.log.warn("cannot create the relay stream yet", { error: String(err) }),
+    );
     const sub = actor.nc.subscribe(subjects.hostPresenceAll, {
       callback: (err, msg) => {
         if (err) return;
@@ -95,6 +99,7 @@ export class HostTable {
       },
     });
     const timer = setInterval(() => {
+      if (!this.streamReady) void this.ensureStream().catch(() => undefined);
       this.sweep();
       void this.countListeners();
     }, actor.config.heartbeatMs);
@@ -122,9 +127,11 @@ export class HostTable {
       await this.jsm.streams.add(relayStreamConfig).catch((addErr: unknown) => {
         if (!/already in use/i.test(String(addErr))) throw addErr;
       });
+      this.streamReady = true;
       return;
     }
     await this.jsm.streams.update(relayStreamName, relayStreamConfig).catch(() => undefined);
+    this.streamReady = true;
   }
 
   /** The user of a live session; UNAUTHORIZED otherwise (listeners cannot ask auth nodes). */
