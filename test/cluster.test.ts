@@ -104,6 +104,17 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
     expect(await first.exited, first.output()).to.equal(0);
     expect(await third.exited, third.output()).to.equal(0);
 
+    // Another listener joins user 2 P2P and hears the same song, contiguous, from where it was.
+    const joinOut = path.join(m.sys.root, "joiner.wav");
+    const joiner = m.listen("FinalUser", ["--join", "AnotherUser", "--for", "3", "--out", joinOut]);
+    expect(await joiner.exited, joiner.output()).to.equal(0);
+    const heard = await pcmOf(joinOut);
+    const whole = await pcmOf(path.join(m.config(m.prime).music, song));
+    expect(heard.length).to.be.at.least(2 * 8000 * 2);
+    expect(whole.indexOf(heard), "the joiner's audio is a stretch of the song").to.be.greaterThan(
+      0,
+    );
+
     // Cut the plane's machine off while user 2 streams from it.
     const before = await m.nodesSeenFrom(m.listener);
     const planeOwned = (before ?? []).filter(
