@@ -131,10 +131,11 @@ export async function run(): Promise<void> {
       const independent = await windowBytes(sys);
       clearInterval(pace);
       await Promise.all(playbacks.map((p) => p.stop()));
+      const rt = (v: number): string => `${(v / realTime).toFixed(2)}x real time`;
       console.log(
-        `N=${n}: file-node bytes/s, 1 host + ${n} joiners: ${Math.round(withJoiners)} ` +
-          `(${(withJoiners / hostOnly).toFixed(2)}x the host alone; joiners took ${accepted} frames); ` +
-          `${n} independent listeners: ${Math.round(independent)} (${(independent / hostOnly).toFixed(1)}x)`,
+        `N=${n}: file-node bytes/s, 1 host + ${n} joiners: ${Math.round(withJoiners)} (${rt(withJoiners)}; ` +
+          `joiners took ${accepted} frames); ${n} independent listeners: ${Math.round(independent)} ` +
+          `(${rt(independent)}); host alone: ${rt(hostOnly)}`,
       );
       await sleep(500);
     }

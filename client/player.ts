@@ -350,7 +350,8 @@ export class Player {
     // The old stream's stop goes out without waiting for its answer: the new song starts sooner.
     await this.stopCurrent(false);
     const generation = ++this.generation;
-    this.early = [];
+    // Early chunks are kept: a joined host's backlog may already be here (flushEarly
+    // takes only the new stream's).
     const opened = await open();
     if (generation !== this.generation) {
       this.retire(opened);
