@@ -13,6 +13,7 @@ import {
   type FileNodeRef,
   type Playback,
   type Session,
+  type Song,
 } from "./stream.js";
 
 /** The prime's pick of a file node (it spawns one when all are full). */
@@ -44,14 +45,7 @@ class FileSource implements Source {
   }
 
   async songs(): Promise<SongInfo[]> {
-    const songs = await listSongs(this.nc, this.session, this.id);
-    return songs.map((s) => ({
-      id: s.id,
-      title: s.title,
-      file: s.file,
-      duration: s.duration,
-      format: { sampleRate: s.sampleRate, channels: s.channels, bitDepth: s.bitDepth },
-    }));
+    return (await listSongs(this.nc, this.session, this.id)).map(songInfo);
   }
 
   async open(song: string, fromSeconds: number, handlers: StreamHandlers): Promise<OpenedStream> {
@@ -133,4 +127,15 @@ class FileStream implements OpenedStream {
   stop(): Promise<void> {
     return this.playback.stop();
   }
+}
+
+/** A file node's catalogue entry as the player shows it. */
+export function songInfo(s: Song): SongInfo {
+  return {
+    id: s.id,
+    title: s.title,
+    file: s.file,
+    duration: s.duration,
+    format: { sampleRate: s.sampleRate, channels: s.channels, bitDepth: s.bitDepth },
+  };
 }

@@ -427,14 +427,7 @@ export class Player {
       void this.follow(c).catch((err: unknown) => this.say(String(err), true));
       return;
     }
-    c.epoch = point.epoch;
-    c.total += c.buffer.underruns;
-    c.buffer.underruns = 0;
-    c.buffer.reset(point.byte);
-    c.lastChunkAt = performance.now();
-    c.playback.rebase();
-    this.flushEarly();
-    this.emit({ kind: "changed" });
+    this.restartAt(c, point);
   }
 
   /** A new song on the host we follow: a new buffer and sink on the same stream. */
@@ -542,6 +535,11 @@ export class Player {
       return;
     }
     const point = await c.stream.seek(at);
+    this.restartAt(c, point);
+  }
+
+  /** The stream continues from a new point (a seek, or the host moved): a fresh buffer there. */
+  private restartAt(c: Current, point: StreamPoint): void {
     c.epoch = point.epoch;
     c.total += c.buffer.underruns;
     c.buffer.underruns = 0;

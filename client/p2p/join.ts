@@ -29,6 +29,7 @@ import { subjects } from "../../actors/subjects.js";
 import { bytesPerSecond, frameBytes, type PcmFormat } from "../audio/format.js";
 import type { UserSession } from "../auth.js";
 import type { OpenedStream, SongInfo, Source, StreamHandlers, StreamPoint } from "../source.js";
+import { songInfo } from "../file-source.js";
 import { listSongs } from "../stream.js";
 
 /** Audio buffered before a joiner plays; the host writes 40 ms ahead of its clock. */
@@ -70,14 +71,7 @@ export class HostSource implements Source {
 
   /** A host has no catalogue: the prime's pick of a file node answers. */
   async songs(): Promise<SongInfo[]> {
-    const songs = await listSongs(this.ctx.nc, sessionOf(this.ctx.session));
-    return songs.map((s) => ({
-      id: s.id,
-      title: s.title,
-      file: s.file,
-      duration: s.duration,
-      format: { sampleRate: s.sampleRate, channels: s.channels, bitDepth: s.bitDepth },
-    }));
+    return (await listSongs(this.ctx.nc, sessionOf(this.ctx.session))).map(songInfo);
   }
 
   /** Join the host at the point it is at (the song and position are the host's). */
