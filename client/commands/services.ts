@@ -9,11 +9,13 @@ import type { Command, FlagValues } from "../command.js";
 
 const log = createLogger("chorus");
 
-/** Resolves when SIGINT or SIGTERM arrives. */
+/** Resolves when SIGINT, SIGTERM or SIGHUP arrives. */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
+    // A closed terminal: stop what we started rather than orphan the broker.
+    process.once("SIGHUP", resolve);
   });
 }
 

@@ -6,7 +6,7 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -162,9 +162,32 @@ export class TestSystem {
 
   async cleanup(): Promise<void> {
     await Promise.all(this.connections.splice(0).map((nc) => nc.close().catch(() => undefined)));
-    await Promise.all(this.processes.splice(0).map((p) => p.stop("SIGKILL")));
+    // Ask first, so `chorus up`/`plane` stop the brokers and nodes they started;
+    // then make sure, by PID and by our own temporary root.
+    await Promise.all(this.processes.splice(0).map((p) => stopWithin(p, 5000)));
     for (const pid of this.extraPids) if (pidAlive(pid)) process.kill(pid, "SIGKILL");
     await this.stopBroker();
+    killStartedUnder(this.root);
     rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+async function stopWithin(p: ChorusProcess, ms: number): Promise<void> {
+  const timer = setTimeout(() => p.child.kill("SIGKILL"), ms);
+  await p.stop("SIGTERM");
+  clearTimeout(timer);
+}
+
+/** SIGKILL any process whose command line names `root` (brokers and nodes of this test only). */
+function killStartedUnder(root: string): void {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      if (cmdline.includes(root) && Number(entry) !== process.pid)
+        process.kill(Number(entry), "SIGKILL");
+    } catch {
+      // gone already
+    }
   }
 }
