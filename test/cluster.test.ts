@@ -29,7 +29,7 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
   });
   after(async () => m?.destroy());
 
-  it("runs the whole story: spill to the plane's machine, spread logins, stream across hosts, cut the plane off and take it back", async () => {
+  it("runs the whole story: spill to the plane's machine, spread logins, stream across hosts, cut the plane off, take it back and sync", async () => {
     // A song on both machines, long enough to outlive the cut.
     const song = "long-song.wav";
     for (const host of [m.prime, m.plane]) {
@@ -148,10 +148,18 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
     expect(got.length).to.be.at.least(25 * 8000 * 2 - 8000);
     expect(Buffer.compare(got, want)).to.equal(0);
 
+    // A song added on the plane while it was cut off reaches the prime once it is back.
+    const whileCut = "added-while-cut.wav";
+    writeTone(path.join(m.config(m.plane).music, whileCut), 1, { rate: 8000, channels: 1 });
     m.net.setLink(m.plane, true);
     await waitFor(
       async () => (await m.nodesSeenFrom(m.listener))?.some((n) => n.id === planeNode.id),
       "the plane to rejoin",
+      30_000,
+    );
+    await waitFor(
+      () => existsSync(path.join(m.config(m.prime).music, whileCut)),
+      "the rejoined plane's new song to be synced",
       30_000,
     );
   });
