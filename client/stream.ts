@@ -48,20 +48,14 @@ export interface FileNodeRef {
   claim?: string;
 }
 
-export interface PcmChunk {
-  /** Chunk number over the stream's life, and the seek epoch it belongs to. */
-  seq: number;
-  epoch: number;
-  /** First frame and byte offset into the song's PCM data. */
-  frame: number;
-  byte: number;
-  /** Play time of the first frame, seconds. */
-  time: number;
-  frames: number;
+/** One chunk as the listener gets it: the wire header's position fields and its PCM. */
+export type PcmChunk = Pick<
+  ChunkHeader,
+  "seq" | "epoch" | "frame" | "byte" | "time" | "frames" | "format"
+> & {
   /** Raw PCM as in the WAV data chunk (little-endian; 8-bit is unsigned). */
   data: Uint8Array;
-  format: AudioFormat;
-}
+};
 
 export interface StreamEnd {
   reason: EndReason;

@@ -113,7 +113,7 @@ describe("P2P relay: hosting and joining (real system)", function () {
     await waitFor(() => rec.bytes > 0, "the joiner to play");
     await joiner.pause(); // leaves the host
     const left = joiner.position;
-    await sleep(1000);
+    await sleep(1000); // an observation window: nothing may play while away
     expect(joiner.position, "no audio while away").to.equal(left);
     await joiner.resume(); // rejoins
     await waitFor(() => joiner.position > left + 0.9, "the joiner at the host's new point");
@@ -154,7 +154,7 @@ describe("P2P relay: hosting and joining (real system)", function () {
     const host = await hosting("long-cd.wav");
     const rate = async (): Promise<number> => {
       const before = await fileNodeBytes();
-      await sleep(1500);
+      await sleep(1500); // a measurement window for the byte rate
       return (await fileNodeBytes()) - before;
     };
     const alone = await rate();
@@ -222,7 +222,9 @@ describe("P2P relay: hosting and joining (real system)", function () {
     const rec = new Recorder(c, songs);
     await c.join(b.hostId!);
     await waitFor(() => rec.bytes > 0, "c to play");
-    await sleep(1000);
+    // Steady state: c has played a second since its first audio.
+    const settled = c.position + 1;
+    await waitFor(() => c.position >= settled, "c to play on for a second");
     expect(Math.abs(a.position - c.position), "c against a (s)").to.be.below(0.3);
     expect(rec.wrong).to.equal(0);
     const viaB = (await listHosts(a.connection)).find((h) => h.id === b.hostId);
