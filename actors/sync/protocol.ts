@@ -49,11 +49,7 @@ export const fetchRequest = z.object({
 export type FetchRequest = z.infer<typeof fetchRequest>;
 
 /** Take `object` from the transfer bucket and store it as `name`. */
-export const receiveRequest = z.object({
-  name: fileName,
-  hash: contentHash,
-  size: fileSize,
-  object: objectName,
+export const receiveRequest = fetchRequest.extend({
   /** The sender's copy wins a name conflict (see transfer.ts). */
   from: hostId,
 });
