@@ -154,6 +154,8 @@ export class Playback implements AsyncIterable<PcmChunk> {
   private playedFrame = 0;
   private reportedFrame = -1;
   private paused = false;
+  /** Seeks in flight: nothing is yielded until they are answered. */
+  private seeking = 0;
   private finished?: StreamEnd;
   private syncing = false;
   private readonly queue: Item[] = [];
@@ -237,7 +239,7 @@ export class Playback implements AsyncIterable<PcmChunk> {
       if (last.epoch === this.epoch) this.played(last.frame + last.frames);
     }
     for (;;) {
-      const item = this.paused ? undefined : this.queue.shift();
+      const item = this.paused || this.seeking > 0 ? undefined : this.queue.shift();
       if (item && "chunk" in item) {
         this.lastYielded = item.chunk;
         return { value: item.chunk, done: false };
@@ -283,13 +285,18 @@ export class Playback implements AsyncIterable<PcmChunk> {
 
   /** Jump to `seconds`; the next chunk the iterator yields starts there. */
   async seek(seconds: number): Promise<void> {
-    this.minEpoch++;
-    this.queue.length = 0;
+    // Yield nothing while the seek is on its way, but keep what is queued: a
+    // refused seek must lose nothing (the node stays only a window ahead of
+    // what we yield, so dropped chunks would stall the stream for good).
+    this.seeking++;
     this.lastYielded = undefined;
-    const reply = await this.control({ op: "seek", at: seconds }).catch((err: unknown) => {
-      this.minEpoch--;
-      throw err;
-    });
+    let reply: ControlReply;
+    try {
+      reply = await this.control({ op: "seek", at: seconds });
+    } finally {
+      this.seeking--;
+      this.wakeUp();
+    }
     this.enterEpoch(reply.epoch, reply.frame * this.format.blockAlign);
     // The node set the listener's position to the seek point itself.
     this.playedFrame = reply.frame;

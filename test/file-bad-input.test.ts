@@ -145,7 +145,13 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
     const past = await playErr("chorus-theme.wav", { from: (theme?.duration ?? 0) + 1 });
     expect(past.code).to.equal("BAD_REQUEST");
     expect(past.message).to.match(/past the end/);
-    const playback = await play(listener, session, "chorus-theme.wav", { node: nodeId });
+    let received = 0;
+    const playback = await play(listener, session, "chorus-theme.wav", {
+      node: nodeId,
+      onChunk: () => received++,
+    });
+    // Refused seeks while chunks wait in the queue must lose none of them.
+    await waitFor(() => received >= 2, "the first chunks to arrive");
     for (const at of [-0.5, 1e6, theme?.duration ?? 0]) {
       const err = await failure(playback.seek(at));
       expect(err.code, String(at)).to.equal("BAD_REQUEST");
