@@ -7,11 +7,13 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { ChorusConfig } from "./config.js";
+import { checkServerInfo } from "./broker-check.js";
 import { connectBroker } from "./connect.js";
 import { serve, encodeJson, type EndpointOptions, type Handler } from "./endpoint.js";
 import { ChorusError } from "./errors.js";
 import { hostIdOf, newId } from "./identity.js";
 import { createLogger, type Logger } from "./log.js";
+import { settlesWithin } from "./shutdown.js";
 import { presenceSchema, type Presence } from "./presence.js";
 import { subjects, type NodeKind } from "./subjects.js";
 
@@ -23,6 +25,10 @@ export interface ActorOptions {
   owner?: string;
   capacity: number;
 }
+
+/** How long a stopping actor waits for its stop hooks, then for the broker to take its last messages. */
+export const stopHooksMs = 1000;
+const drainMs = 200;
 
 /** How long a claimed slot is held for a client that has not arrived yet. */
 export const claimTtlMs = 5000;
@@ -74,6 +80,12 @@ export class Actor {
       `${this.kind}/${this.id}`,
       this.log,
     );
+    try {
+      checkServerInfo(this.connection, this.config);
+    } catch (err) {
+      await this.connection.close();
+      throw err;
+    }
     this.serve(subjects.nodeClaim(this.id), z.object({}), () => this.claim());
     void this.republishOnReconnect();
   }
@@ -233,17 +245,26 @@ export class Actor {
     this.stopping = true;
     this.log.info("stopping", { reason });
     clearInterval(this.beatTimer);
+    // With the broker gone a hook or the drain can wait forever: both are
+    // bounded, so the process stops within its deadline (actors/shutdown.ts).
+    // Hooks past the deadline are still started (children still get their
+    // SIGTERM), just not waited for.
+    const deadline = Date.now() + stopHooksMs;
+    let late = false;
     for (const hook of this.stopHooks.reverse()) {
-      try {
-        await hook();
-      } catch (err) {
-        this.log.warn("stop hook failed", { error: String(err) });
-      }
+      const run = Promise.resolve()
+        .then(hook)
+        .catch((err: unknown) => this.log.warn("stop hook failed", { error: String(err) }));
+      const left = deadline - Date.now();
+      if (late || left <= 0 || !(await settlesWithin(run, left))) late = true;
     }
-    try {
-      if (this.connection && !this.connection.isClosed()) await this.connection.drain();
-    } catch (err) {
-      this.log.debug("drain failed", { error: String(err) });
+    if (late) this.log.warn("stopping without waiting any longer", { waitedMs: stopHooksMs });
+    const nc = this.connection;
+    if (nc && !nc.isClosed()) {
+      const drained = nc.drain().catch((err: unknown) => {
+        this.log.debug("drain failed", { error: String(err) });
+      });
+      if (!(await settlesWithin(drained, drainMs))) await nc.close().catch(() => undefined);
     }
     this.resolveStopped(reason);
   }

@@ -20,6 +20,13 @@ export function serversOf(config: ChorusConfig): string[] {
     .filter(Boolean);
 }
 
+/** The host and port of the first broker URL (where `chorus up` listens). */
+export function listenAddress(config: ChorusConfig): { host: string; port: number } {
+  const first = serversOf(config)[0] ?? "nats://127.0.0.1:4222";
+  const url = new URL(first.includes("://") ? first : `nats://${first}`);
+  return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 4222) };
+}
+
 export async function connectBroker(
   config: ChorusConfig,
   role: BrokerRole,

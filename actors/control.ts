@@ -5,11 +5,15 @@
 import type { ChildProcess } from "node:child_process";
 import { z } from "zod";
 import { Actor } from "./actor.js";
+import { checkListenerRole } from "./broker-check.js";
 import type { ChorusConfig } from "./config.js";
 import { ChorusError } from "./errors.js";
 import type { Presence } from "./presence.js";
 import { spawnActor } from "./spawn.js";
 import { spawnableKinds, subjects, type SpawnableKind } from "./subjects.js";
+
+/** A stopping child gets this long before SIGKILL (inside the 2 s every chorus process has). */
+const childStopGraceMs = 900;
 
 export const spawnRequestSchema = z.object({ kind: z.enum(spawnableKinds) });
 
@@ -25,6 +29,8 @@ export class ControlNode {
 
   async start(): Promise<void> {
     await this.actor.start();
+    // Nodes trust the broker's permissions: a control node starts only where listeners are kept in.
+    await checkListenerRole(this.actor.config);
     this.actor.serve(subjects.controlSpawn(this.actor.id), spawnRequestSchema, (req) =>
       this.spawnLocal(req.kind),
     );
@@ -72,7 +78,7 @@ export class ControlNode {
       (child) =>
         new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          const kill = setTimeout(() => child.kill("SIGKILL"), 5000);
+          const kill = setTimeout(() => child.kill("SIGKILL"), childStopGraceMs);
           child.once("exit", () => {
             clearTimeout(kill);
             resolve();

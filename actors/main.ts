@@ -6,7 +6,11 @@ import { Actor } from "./actor.js";
 import { configSchema } from "./config.js";
 import { capacityOf, kindStarters } from "./kinds.js";
 import { createLogger } from "./log.js";
+import { enforceStopDeadline } from "./shutdown.js";
 import { spawnableKinds, type SpawnableKind } from "./subjects.js";
+
+// A spawned node stops within 2 s of SIGINT/SIGTERM, whatever the broker's state.
+enforceStopDeadline();
 
 async function main(): Promise<void> {
   const kind = process.argv[2];

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ChorusConfig } from "../actors/config.js";
-import { connectBroker, serversOf } from "../actors/connect.js";
+import { listenAddress } from "../actors/connect.js";
 import { ChorusError } from "../actors/errors.js";
 import { actorPasswordOf, hostIdOf } from "../actors/identity.js";
 import { clusterName } from "../actors/streams.js";
@@ -44,12 +44,6 @@ export interface Broker {
   monitorUrl?: string;
   process: ChildProcess;
   stop(): Promise<void>;
-}
-
-function listenAddress(config: ChorusConfig): { host: string; port: number } {
-  const first = serversOf(config)[0] ?? "nats://127.0.0.1:4222";
-  const url = new URL(first.includes("://") ? first : `nats://${first}`);
-  return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 4222) };
 }
 
 /**
@@ -110,36 +104,40 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     portsDir,
     ...(options.args ?? []),
   ];
+  const inherit = options.stdio === "inherit";
   const child = spawn("nats-server", args, {
     env: {
       ...process.env,
       CHORUS_ACTOR_PASSWORD: actorPasswordOf(config),
       CHORUS_LISTENER_PASSWORD: config.listenerPassword,
     },
-    stdio: ["ignore", options.stdio ?? "ignore", options.stdio ?? "ignore"],
+    // Not inherited, its output is kept only to say why it failed to start.
+    stdio: ["ignore", inherit ? "inherit" : "pipe", inherit ? "inherit" : "pipe"],
     // Its own process group: a terminal's Ctrl-C reaches only us, and we stop
     // the broker after the nodes that use it.
     detached: true,
   });
+  const startOutput = keepTail(child);
   const exited = new Promise<never>((_, reject) => {
     child.once("error", (err) =>
       reject(new ChorusError("UNAVAILABLE", `cannot run nats-server: ${err.message}`)),
     );
-    child.once("exit", (code) =>
-      reject(
-        new ChorusError(
-          "UNAVAILABLE",
-          `nats-server exited at start (code ${code}); is port ${port} free?`,
-        ),
-      ),
-    );
+    child.once("exit", (code) => {
+      const logFile = logFileOf(args);
+      const output = startOutput() + (logFile ? readTail(logFile) : "");
+      reject(new ChorusError("UNAVAILABLE", startFailure(code, output, port, options)));
+    });
   });
   exited.catch(() => undefined);
+  // If we exit without stopping it (a forced exit), the broker must not outlive us.
+  const killOnExit = (): void => void child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   const stop = async (): Promise<void> => {
+    process.off("exit", killOnExit);
     if (child.exitCode === null && child.signalCode === null) {
       const gone = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
-      const kill = setTimeout(() => child.kill("SIGKILL"), 5000);
+      const kill = setTimeout(() => child.kill("SIGKILL"), brokerStopGraceMs);
       await gone;
       clearTimeout(kill);
     }
@@ -155,6 +153,63 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     await stop();
     throw err;
   }
+}
+
+/** How long a stopping broker may take before it is killed (every chorus process stops within 2 s). */
+const brokerStopGraceMs = 1000;
+
+/** The last few KB a child printed on stdout and stderr (piped), and stop reading once it runs. */
+function keepTail(child: ChildProcess): () => string {
+  let tail = "";
+  const keep = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString()).slice(-8192);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return () => tail;
+}
+
+function logFileOf(args: string[]): string | undefined {
+  const at = args.indexOf("-l");
+  return at >= 0 ? args[at + 1] : undefined;
+}
+
+function readTail(file: string): string {
+  try {
+    return readFileSync(file, "utf8").slice(-8192);
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Why nats-server stopped at start, in its own words (its last fatal line),
+ * and which of our ports that was.
+ */
+export function startFailure(
+  code: number | null,
+  output: string,
+  port: number,
+  options: BrokerOptions,
+): string {
+  const fatal = output
+    .split("\n")
+    .filter((line) => line.includes("[FTL]"))
+    .pop()
+    ?.replace(/^.*\[FTL\]\s*/, "")
+    .trim();
+  const monitorPort = options.monitorPort ?? options.config.monitorPort;
+  let hint = "";
+  if (fatal && /monitor/i.test(fatal) && /in use/i.test(fatal)) {
+    hint = `: the monitoring port ${monitorPort} is taken (choose another with --monitor-port, 0 turns it off)`;
+  } else if (fatal && /in use/i.test(fatal) && /cluster|route/i.test(fatal)) {
+    hint = `: the cluster port is taken (see --cluster-listen)`;
+  } else if (fatal && /in use/i.test(fatal)) {
+    hint = `: the client port ${port} is taken (choose another with --nats)`;
+  }
+  return fatal
+    ? `nats-server could not start${hint} — it said: ${fatal}`
+    : `nats-server exited at start (code ${code}) without saying why`;
 }
 
 interface PortsFile {
@@ -176,20 +231,6 @@ async function readPorts(dir: string, pid: number | undefined): Promise<PortsFil
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new ChorusError("TIMEOUT", "nats-server did not start within 10 s");
-}
-
-/** Is a broker already answering at the configured URL? */
-export async function brokerReachable(config: ChorusConfig): Promise<boolean> {
-  try {
-    const nc = await connectBroker(config, "listener", "chorus-probe", undefined, {
-      reconnect: false,
-      timeoutMs: 1000,
-    });
-    await nc.close();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function natsServerInstalled(): boolean {

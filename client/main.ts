@@ -1,4 +1,8 @@
+import { enforceStopDeadline } from "../actors/shutdown.js";
 import { errorLine, runCli } from "./cli.js";
+
+// Every chorus command stops within 2 s of Ctrl-C or SIGTERM; a second one stops it at once.
+enforceStopDeadline();
 
 // A closed terminal (SIGHUP) makes writes fail: that must not stop us from
 // stopping what we started.

@@ -83,7 +83,7 @@ describe("chorus command line", function () {
     const broker = await sys.startBroker();
     const up = sys.run(["up"], sys.config("up"));
     await waitFor(
-      () => up.output().includes("using the broker already running"),
+      () => up.output().includes("using the Chorus broker already running"),
       "chorus up to start",
     );
     up.child.kill("SIGINT");

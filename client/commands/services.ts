@@ -4,7 +4,8 @@ import { loadConfig, type ChorusConfig } from "../../actors/config.js";
 import { createLogger } from "../../actors/log.js";
 import { Plane } from "../../actors/plane/plane.js";
 import { Prime } from "../../actors/prime/prime.js";
-import { brokerReachable, startBroker, type Broker } from "../../broker/server.js";
+import { findChorusBroker } from "../../actors/broker-check.js";
+import { startBroker, type Broker } from "../../broker/server.js";
 import type { Command, FlagValues } from "../command.js";
 
 const log = createLogger("chorus");
@@ -34,6 +35,7 @@ async function runControl(
   node: Prime | Plane,
   signal: Promise<NodeJS.Signals>,
   broker?: Broker,
+  ready?: () => void,
 ): Promise<number> {
   const stopBroker = async (): Promise<void> => {
     if (broker) {
@@ -48,10 +50,26 @@ async function runControl(
     await stopBroker();
     throw err;
   }
+  ready?.();
   await Promise.race([signal.then((s) => node.actor.stop(s)), node.actor.whenStopped()]);
   await node.actor.stop("done");
   await stopBroker();
   return 0;
+}
+
+/** What a newcomer does once `chorus up` runs. */
+function nextSteps(): void {
+  process.stderr.write(
+    [
+      "",
+      "Chorus is up. In another terminal:",
+      "  node bin/chorus.js player                       # log in (Someone / password123) and listen",
+      "  node bin/chorus.js songs --user Someone         # the catalogue",
+      "  node bin/chorus.js nodes                        # the registry",
+      "Ctrl-C here stops everything chorus up started.",
+      "",
+    ].join("\n") + "\n",
+  );
 }
 
 export const up: Command = {
@@ -65,9 +83,9 @@ control node in the foreground. Ctrl-C stops everything it started.`,
   async run(flags: FlagValues) {
     const signal = untilSignal();
     const config = loadConfig(flags);
-    const broker = (await brokerReachable(config)) ? undefined : await runBroker(config);
-    if (!broker) log.info("using the broker already running", { url: config.nats });
-    return runControl(new Prime(config), signal, broker);
+    const broker = (await findChorusBroker(config)) ? undefined : await runBroker(config);
+    if (!broker) log.info("using the Chorus broker already running", { url: config.nats });
+    return runControl(new Prime(config), signal, broker, nextSteps);
   },
 };
 
@@ -110,7 +128,7 @@ joined to the other machines' brokers as a NATS cluster.`,
     const config = loadConfig(flags);
     // With peers, this machine runs its own broker joined to theirs.
     const clustered =
-      (config.peers.length > 0 || config.clusterListen !== "") && !(await brokerReachable(config));
+      (config.peers.length > 0 || config.clusterListen !== "") && !(await findChorusBroker(config));
     const broker = clustered ? await runBroker(config) : undefined;
     return runControl(new Plane(config), signal, broker);
   },
