@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { installNatsServer } from "./install-nats.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const quiet = process.env.CHORUS_SETUP_QUIET === "1";
@@ -21,12 +22,6 @@ function mtime(file) {
   } catch {
     return 0;
   }
-}
-
-function onPath(cmd) {
-  return (process.env.PATH ?? "")
-    .split(path.delimiter)
-    .some((dir) => existsSync(path.join(dir, cmd)));
 }
 
 // 1. npm dependencies: npm records what it installed in node_modules/.package-lock.json.
@@ -52,22 +47,8 @@ if (!installed || installed < mtime("package-lock.json") || installed < mtime("p
   run("npm", ["ci", "--no-audit", "--no-fund"]);
 }
 
-// 2. nats-server.
-if (!onPath("nats-server")) {
-  const root_ = process.getuid?.() === 0;
-  if (root_ && existsSync("/etc/debian_version")) {
-    say("installing Debian's nats-server package");
-    run("apt-get", ["update", "-qq"]);
-    run("apt-get", ["install", "-y", "-qq", "nats-server"]);
-  } else {
-    process.stderr.write(
-      "setup: nats-server is not installed. Install it, then run this again:\n" +
-        "  Debian/Ubuntu:  sudo apt-get install nats-server\n" +
-        "  elsewhere:      https://docs.nats.io/running-a-nats-service/introduction/installation\n",
-    );
-    process.exit(1);
-  }
-}
+// 2. nats-server (Debian's package when we are root on Debian, with its own service kept off).
+installNatsServer();
 
 // 3. Compile (incremental: quick when nothing changed).
 run(path.join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"]);
