@@ -264,7 +264,9 @@ export class Actor {
       const drained = nc.drain().catch((err: unknown) => {
         this.log.debug("drain failed", { error: String(err) });
       });
-      if (!(await settlesWithin(drained, drainMs))) await nc.close().catch(() => undefined);
+      await settlesWithin(drained, drainMs);
+      // A drain refused while reconnecting leaves the connection trying forever: close it.
+      if (!nc.isClosed()) await settlesWithin(nc.close(), drainMs);
     }
     this.resolveStopped(reason);
   }

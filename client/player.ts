@@ -11,6 +11,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { ChorusConfig } from "../actors/config.js";
 import { connectBroker } from "../actors/connect.js";
 import { ChorusError } from "../actors/errors.js";
+import { settlesWithin } from "../actors/shutdown.js";
 import {
   bytesPerSecond,
   bytesToSeconds,
@@ -36,6 +37,9 @@ import type {
   StreamHandlers,
   StreamPoint,
 } from "./source.js";
+
+/** How long each goodbye to the system (stop, logout, disconnect) may take when closing. */
+const goodbyeMs = 300;
 
 export interface SourceContext {
   nc: NatsConnection;
@@ -773,14 +777,16 @@ export class Player {
   /** Stop playing, log out, close the connection. Never throws. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.stopCurrent().catch(() => undefined);
+    // With the broker gone each goodbye would wait for its request timeout:
+    // bound them, so Ctrl-C stops within 2 s and the output is always closed.
+    await settlesWithin(this.stopCurrent(), goodbyeMs);
     this.closed = true;
     clearInterval(this.timer);
     this.host?.stop();
-    await this.session?.logout().catch(() => undefined);
-    await this.dropSource();
+    await settlesWithin(this.session?.logout() ?? Promise.resolve(), goodbyeMs);
+    await settlesWithin(this.dropSource(), goodbyeMs);
     await this.options.output.close().catch(() => undefined);
-    await this.nc.close().catch(() => undefined);
+    await settlesWithin(this.nc.close(), goodbyeMs);
   }
 }
 

@@ -1,14 +1,15 @@
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import path from "node:path";
 import { call } from "../actors/endpoint.js";
 import type { NodeView } from "../actors/presence.js";
 import { subjects } from "../actors/subjects.js";
-import { copyDemoMusic } from "./file-fixtures.js";
+import { copyDemoMusic, writeTone } from "./file-fixtures.js";
 import { freePort, portOpen } from "./helpers/ports.js";
-import { TestSystem, type ChorusProcess } from "./helpers/system.js";
+import { chorusBin, TestSystem, type ChorusProcess } from "./helpers/system.js";
+import { Tmux } from "./helpers/tmux.js";
 import { pidAlive, waitFor } from "./helpers/wait.js";
 
 /** What a chorus process must keep, whatever the broker's state (issue: Ctrl-C with the broker gone). */
@@ -95,6 +96,49 @@ describe("stopping and refusing: Ctrl-C without a broker, foreign brokers, taken
     );
     for (const [name, ms] of times)
       expect(ms, `${name} stopped after ${ms} ms`).to.be.below(stopBoundMs);
+  });
+
+  it(`the player in a terminal stops within ${stopBoundMs} ms of Ctrl-C with its broker gone, and gives the terminal back`, async () => {
+    await sys.startBroker();
+    const config = sys.config("prime");
+    writeTone(path.join(config.music, "long.wav"), 30, { rate: 8000, channels: 1, title: "Long" });
+    await sys.startControl("prime", config);
+    const tmux = new Tmux();
+    try {
+      tmux.start({
+        ...(sys.env(config) as Record<string, string>),
+        CHORUS_PASSWORD: "password123",
+      });
+      tmux.type(
+        `node ${chorusBin} player --user Someone --out null; echo "EXIT=$?"; stty -a | grep -o -- ' -\\?echo ' | head -1`,
+      );
+      tmux.keys("Enter");
+      await tmux.see(/Long +0:30/, "the song list");
+      // Enter until it plays: the first may come before the screen takes keys.
+      await waitFor(
+        () => {
+          if (tmux.screen().includes("▶ playing")) return true;
+          tmux.keys("Enter");
+          return false;
+        },
+        "the song to play",
+        15_000,
+        1000,
+      );
+      const player = Number(
+        execFileSync("ps", ["-o", "pid=", "--ppid", String(tmux.panePid())], { encoding: "utf8" })
+          .trim()
+          .split(/\s+/)[0],
+      );
+      await sys.stopBroker();
+      const ms = await timeToExit(player, "SIGINT");
+      expect(ms).to.be.below(stopBoundMs);
+      const screen = await tmux.see(/EXIT=\d+/, "the player to exit");
+      expect(screen).to.include("EXIT=130");
+      expect(screen).to.match(/ echo /); // the terminal echoes again
+    } finally {
+      tmux.kill();
+    }
   });
 
   it("`chorus up` with its own broker stops everything within the bound, and a second Ctrl-C stops at once", async () => {
