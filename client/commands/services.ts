@@ -1,6 +1,6 @@
 /** `chorus up`, `chorus broker`, `chorus prime`, `chorus plane`: run pieces on this machine. */
 import path from "node:path";
-import { loadConfig, type ChorusConfig } from "../../actors/config.js";
+import { defaultConfig, loadConfig, type ChorusConfig } from "../../actors/config.js";
 import { createLogger } from "../../actors/log.js";
 import { Plane } from "../../actors/plane/plane.js";
 import { Prime } from "../../actors/prime/prime.js";
@@ -57,15 +57,18 @@ async function runControl(
   return 0;
 }
 
-/** What a newcomer does once `chorus up` runs. */
-function nextSteps(): void {
+/** What a newcomer does once `chorus up` runs (with the broker URL when it is not the default). */
+function nextSteps(config: ChorusConfig): void {
+  const nats = config.nats === defaultConfig.nats ? "" : ` --nats ${config.nats}`;
+  const line = (command: string, what: string): string =>
+    `  ${`node bin/chorus.js ${command}${nats}`.padEnd(48 + nats.length)} # ${what}`;
   process.stderr.write(
     [
       "",
       "Chorus is up. In another terminal:",
-      "  node bin/chorus.js player                       # log in (Someone / password123) and listen",
-      "  node bin/chorus.js songs --user Someone         # the catalogue",
-      "  node bin/chorus.js nodes                        # the registry",
+      line("player", "log in (Someone / password123) and listen"),
+      line("songs --user Someone", "the catalogue"),
+      line("nodes", "the registry"),
       "Ctrl-C here stops everything chorus up started.",
       "",
     ].join("\n") + "\n",
@@ -85,7 +88,7 @@ control node in the foreground. Ctrl-C stops everything it started.`,
     const config = loadConfig(flags);
     const broker = (await findChorusBroker(config)) ? undefined : await runBroker(config);
     if (!broker) log.info("using the Chorus broker already running", { url: config.nats });
-    return runControl(new Prime(config), signal, broker, nextSteps);
+    return runControl(new Prime(config), signal, broker, () => nextSteps(config));
   },
 };
 
