@@ -351,7 +351,9 @@ export class Playback implements AsyncIterable<PcmChunk> {
         );
         this.reportedFrame = frame;
         this.failingSince = undefined;
-      } while (this.reportAgain && !this.finished);
+        // The last report of a finished song still goes out: the node ends
+        // the stream (and frees its slot) only once it hears the end was played.
+      } while (this.reportAgain && (!this.finished || this.finished.reason === "eos"));
     } catch (err) {
       this.lostNode(err);
     } finally {
