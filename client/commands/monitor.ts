@@ -9,13 +9,17 @@ import type { Command } from "../command.js";
 
 const secretKey = /pass|token|secret|claim/i;
 
-export function redact(text: string): string {
+/**
+ * The body as one line of JSON with every value under a secret-looking key
+ * masked — whole objects and arrays too, so nothing nested in them shows.
+ */
+export function redact(text: string, bytes = Buffer.byteLength(text)): string {
   try {
     return JSON.stringify(JSON.parse(text), (key, value: unknown) =>
-      secretKey.test(key) && value !== null && typeof value !== "object" ? "***" : value,
+      secretKey.test(key) && value !== null ? "***" : value,
     );
   } catch {
-    return `<${text.length} bytes, not JSON>`;
+    return `<${bytes} bytes, not JSON>`;
   }
 }
 
@@ -36,7 +40,10 @@ secret, or set CHORUS_ACTOR_PASSWORD. Secret fields are printed as ***.`,
     process.once("SIGTERM", stop);
     for await (const msg of sub) {
       const time = new Date().toISOString().slice(11, 23);
-      const body = msg.data.length > 2048 ? `<${msg.data.length} bytes>` : redact(msg.string());
+      const body =
+        msg.data.length > 2048
+          ? `<${msg.data.length} bytes>`
+          : redact(msg.string(), msg.data.length);
       process.stdout.write(`${time} ${msg.subject} ${body}\n`);
     }
     await nc.close();
