@@ -134,6 +134,9 @@ export function songInfo(s: Song): SongInfo {
   return {
     id: s.id,
     title: s.title,
+    ...(s.artist ? { artist: s.artist } : {}),
+    ...(s.album ? { album: s.album } : {}),
+    ...(s.track ? { track: s.track } : {}),
     file: s.file,
     duration: s.duration,
     format: { sampleRate: s.sampleRate, channels: s.channels, bitDepth: s.bitDepth },

@@ -626,6 +626,8 @@ export class Player {
       songId: c.song.id,
       now: {
         title: c.song.title,
+        ...(c.song.artist ? { artist: c.song.artist } : {}),
+        ...(c.song.album ? { album: c.song.album } : {}),
         state: this.nowState(c),
         position: bytesToSeconds(c.format, c.buffer.offset),
         duration: c.song.duration,

@@ -9,6 +9,10 @@ import type { PcmFormat } from "./audio/format.js";
 export interface SongInfo {
   id: string;
   title: string;
+  artist?: string;
+  album?: string;
+  /** Track number on the album. */
+  track?: number;
   file: string;
   /** Seconds. */
   duration: number;

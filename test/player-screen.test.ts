@@ -71,6 +71,38 @@ describe("player screen", () => {
     expect(bar?.[1]?.length).to.be.closeTo((bar?.[0].length ?? 0) / 2, 2);
   });
 
+  it("shows the artist beside the title where it fits, and artist and album while playing", () => {
+    const songs = [
+      { id: "a", title: "Morning Relay", artist: "The Heartbeats", duration: 161 },
+      { id: "b", title: "B".repeat(30), artist: "Nobody Sees Me", duration: 5 },
+    ];
+    const now = {
+      title: "Morning Relay",
+      artist: "The Heartbeats",
+      album: "Chorus Demo Tape",
+      state: "playing" as const,
+      position: 10,
+      duration: 161,
+    };
+    for (const [cols, rows] of [
+      [120, 40],
+      [60, 14],
+    ] as const) {
+      const lines = render(state({ songs, playingId: "a", now }), cols, rows).map(plain);
+      for (const line of lines) expect([...line].length, line).to.equal(cols);
+      const text = lines.join("\n");
+      // 120 columns leave room for "Title · Artist" in the list; 60 only for the title.
+      expect(text).to.match(
+        cols === 120 ? /♪ Morning Relay · The Heartbeats +2:41/ : /♪ Morning Relay +2:41/,
+      );
+      expect(text).not.to.include("Nobody Sees Me");
+      expect(text).to.include(
+        cols === 120 ? "The Heartbeats — Chorus Demo Tape" : "The Heartbeats — Chorus",
+      );
+      expect(text).to.include("0:10 / 2:41");
+    }
+  });
+
   it("keeps the selected song in view in a long list", () => {
     const text = render(state({ selected: 29 }), 80, 20)
       .map(plain)

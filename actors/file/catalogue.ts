@@ -16,6 +16,9 @@ export interface Song {
   id: string;
   title: string;
   artist?: string;
+  album?: string;
+  /** Track number on the album (1, 2, ...). */
+  track?: number;
   /** The file name inside the music folder. */
   file: string;
   /** Seconds. */
@@ -147,6 +150,8 @@ function songOf(file: string, info: WavInfo): Song {
     id: songIdOf(file),
     title: info.title ?? file.replace(/\.wav$/i, ""),
     ...(info.artist ? { artist: info.artist } : {}),
+    ...(info.album ? { album: info.album } : {}),
+    ...(info.track ? { track: info.track } : {}),
     file,
     duration: Math.round(info.duration * 1000) / 1000,
     sampleRate: info.sampleRate,

@@ -32,9 +32,11 @@ export interface WavInfo extends WavFormat {
   frames: number;
   /** Seconds. */
   duration: number;
-  /** The INFO INAM tag, when present. */
+  /** The INFO tags, when present: INAM, IART, IPRD (album), ITRK ("3" or "3/12"). */
   title?: string;
   artist?: string;
+  album?: string;
+  track?: number;
 }
 
 /** A file that is not a WAV we can play; `message` says why, for one log line or reply. */
@@ -134,7 +136,16 @@ export async function readFromHandle(handle: FileHandle): Promise<WavInfo> {
     duration: frames / format.sampleRate,
     title: tag("INAM"),
     artist: tag("IART"),
+    album: tag("IPRD"),
+    track: trackNumber(tag("ITRK")),
   };
+}
+
+/** A track number from "3", "03" or "3/12"; undefined for anything else. */
+export function trackNumber(value: string | undefined): number | undefined {
+  const match = value ? /^(\d{1,4})(?:\s*\/\s*\d{1,4})?$/.exec(value) : null;
+  const n = match ? Number(match[1]) : 0;
+  return n >= 1 ? n : undefined;
 }
 
 function checkFormat(fmt: Buffer): WavFormat {

@@ -34,6 +34,8 @@ const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an id ([A-Za-z0-9_
 export const songSchema = z.object({
   id: z.string().min(1).max(255),
   title: z.string().max(512),
+  artist: z.string().max(512).optional(),
+  album: z.string().max(512).optional(),
   file: z.string().max(512),
   duration: z.number().finite().min(0).max(86_400),
 });

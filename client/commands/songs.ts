@@ -13,9 +13,10 @@ export const songs: Command = {
   summary: "list the songs (needs a login)",
   usage: `Usage: chorus songs [--json] [--user NAME] [--password-stdin]
 
-Logs in, lists the catalogue of a file node (id, title, duration, format,
-file), logs out. --json prints an array of {id, title, file, duration
-(seconds), sampleRate, channels, bitDepth}.
+Logs in, lists the catalogue of a file node (id, title, artist, album, track,
+duration, format, file; artist, album and track only when some song has
+them), logs out. --json prints an array of {id, title, artist?, album?,
+track?, file, duration (seconds), sampleRate, channels, bitDepth}.
 ${credentialUsage}`,
   options: { json: { type: "boolean" }, ...credentialFlags },
   async run(flags) {
@@ -29,6 +30,9 @@ ${credentialUsage}`,
             list.map((s) => ({
               id: s.id,
               title: s.title,
+              ...(s.artist ? { artist: s.artist } : {}),
+              ...(s.album ? { album: s.album } : {}),
+              ...(s.track ? { track: s.track } : {}),
               file: s.file,
               duration: s.duration,
               ...(s.format ?? {}),
@@ -39,11 +43,19 @@ ${credentialUsage}`,
         const rows = list.map((s) => ({
           id: s.id,
           title: s.title,
+          artist: s.artist ?? "",
+          album: s.album ?? "",
+          track: s.track ?? "",
           duration: clock(s.duration),
           format: s.format ? describeFormat(s.format) : "",
           file: s.file,
         }));
-        process.stdout.write(table(rows, ["id", "title", "duration", "format", "file"]));
+        // Tag columns only when some song is tagged: untagged folders stay narrow.
+        const tagged = (["artist", "album", "track"] as const).filter((c) =>
+          rows.some((r) => r[c] !== ""),
+        );
+        const columns = ["id", "title", ...tagged, "duration", "format", "file"];
+        process.stdout.write(table(rows, columns));
       }
       return 0;
     } finally {

@@ -116,7 +116,14 @@ export class Host {
       seq: this.seq++,
       epoch: this.epoch,
       state,
-      song: { id: song.id, title: song.title, file: song.file, duration: song.duration },
+      song: {
+        id: song.id,
+        title: song.title,
+        ...(song.artist ? { artist: song.artist } : {}),
+        ...(song.album ? { album: song.album } : {}),
+        file: song.file,
+        duration: song.duration,
+      },
       format: {
         sampleRate: format.sampleRate,
         channels: format.channels,

@@ -9,6 +9,7 @@ import { ansi } from "./terminal.js";
 export interface SongRow {
   id: string;
   title: string;
+  artist?: string;
   /** Seconds. */
   duration: number;
 }
@@ -18,6 +19,8 @@ export type NowState =
 
 export interface NowPlaying {
   title: string;
+  artist?: string;
+  album?: string;
   state: NowState;
   /** Seconds. */
   position: number;
@@ -165,7 +168,10 @@ function songList(state: ViewState, width: number, height: number): string[] {
     const index = first + i;
     const mark = song.id === state.playingId ? "♪" : " ";
     const time = clock(song.duration);
-    const text = ` ${mark} ${fit(song.title, inner - time.length - 5)} ${time} `;
+    const room = inner - time.length - 5;
+    // "Title · Artist" when both fit, else the title alone.
+    const full = song.artist ? `${song.title} · ${song.artist}` : song.title;
+    const text = ` ${mark} ${fit([...full].length <= room ? full : song.title, room)} ${time} `;
     const row = index === state.selected ? ansi.inverse + text + ansi.reset : text;
     lines.push("│" + row + "│");
   }
@@ -182,8 +188,11 @@ function nowPanel(state: ViewState, width: number, height: number): string[] {
     body.push("Nothing playing.", "", "Pick a song with ↑/↓ and press Enter.");
   } else {
     body.push(ansi.bold + fit(now.title, inner) + ansi.reset);
+    // Artist and album take the spacer's row, so the panel is no taller.
+    const by = [now.artist, now.album].filter(Boolean).join(" — ");
+    if (by) body.push(fit(by, inner));
     body.push(`${stateLabel[now.state]}${now.format ? `   ${now.format}` : ""}`);
-    body.push("");
+    if (!by) body.push("");
     body.push(progressBar(now.position, now.duration, inner));
     body.push(`${clock(now.position)} / ${clock(now.duration)}`);
     body.push("");
