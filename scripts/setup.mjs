@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The pre-step of `npm start`, `npm test` and `npm run bench`: installs npm
 // dependencies when missing or stale, makes sure nats-server exists (Debian's
-// package when we are root on Debian), and compiles the TypeScript to dist/.
+// package when we are root on Debian), compiles the TypeScript to dist/, and
+// synthesises the long demo songs into music/ when they are missing or stale.
 import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
@@ -52,3 +53,19 @@ installNatsServer();
 
 // 3. Compile (incremental: quick when nothing changed).
 run(path.join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"]);
+
+// 4. The long demo songs (not committed): rendered once, then only their
+// headers and sizes are checked. Without them Chorus still works (the short
+// committed songs remain), so a failure here is a warning.
+try {
+  const { demoSongs, ensureDemoSongs } = await import("./demo-songs.mjs");
+  const begun = Date.now();
+  const results = ensureDemoSongs(path.join(root, "music"), {
+    starting: (song) =>
+      say(`synthesising demo song ${song.file} (${demoSongs.length} in all, once)`),
+  });
+  if (results.some((r) => r.made))
+    say(`demo songs made in ${((Date.now() - begun) / 1000).toFixed(1)} s`);
+} catch (err) {
+  say(`could not make the demo songs in music/: ${err instanceof Error ? err.message : err}`);
+}

@@ -10,10 +10,23 @@ import { repoRoot } from "./helpers/system.js";
 
 export const demoFolder = path.join(repoRoot, "music");
 
+/**
+ * The short demo songs committed in music/ (scripts/make-music.mjs). Set-up
+ * also synthesises long ones there (scripts/demo-songs.mjs, not committed);
+ * tests use only these, whether the long ones exist or not.
+ */
+export const committedDemoSongs = [
+  "chorus-theme.wav",
+  "deep-24bit-drone.wav",
+  "eight-bit-dance.wav",
+  "mono-lullaby.wav",
+];
+
 export function demoSongs(): string[] {
-  return readdirSync(demoFolder)
-    .filter((f) => f.endsWith(".wav"))
-    .sort();
+  const present = new Set(readdirSync(demoFolder));
+  const missing = committedDemoSongs.filter((f) => !present.has(f));
+  if (missing.length) throw new Error(`committed demo songs missing: ${missing.join(", ")}`);
+  return [...committedDemoSongs];
 }
 
 export function copyDemoMusic(folder: string): string[] {
