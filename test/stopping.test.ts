@@ -153,6 +153,18 @@ describe("stopping and refusing: Ctrl-C without a broker, foreign brokers, taken
     expect(await up.exited).to.equal(0);
     expect(await portOpen(port)).to.equal(false);
 
+    // `chorus broker` alone, the same.
+    const brokerPort = await freePort();
+    const broker = sys.run(
+      ["broker"],
+      sys.config("broker-only", { nats: `nats://127.0.0.1:${brokerPort}`, monitorPort: 0 }),
+    );
+    await waitFor(() => portOpen(brokerPort), "chorus broker to listen", 20_000);
+    expect(await timeToExit(broker.child.pid ?? 0, "SIGTERM", broker.exited)).to.be.below(
+      stopBoundMs,
+    );
+    expect(await portOpen(brokerPort)).to.equal(false);
+
     // A graceful stop held up by a frozen node (SIGSTOP): the second Ctrl-C ends it at once.
     await sys.startBroker();
     const prime = (await sys.startControl("prime", sys.config("prime"))).proc;
