@@ -10,13 +10,13 @@ import {
   createDecipheriv,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   hkdfSync,
   randomBytes,
   type KeyObject,
 } from "node:crypto";
 import { z } from "zod";
 import { ChorusError } from "../errors.js";
+import { newOkpKeyPair } from "../okp-keys.js";
 
 const b64url = z.string().regex(/^[A-Za-z0-9_-]+$/);
 
@@ -38,10 +38,7 @@ export interface EphemeralKey {
 }
 
 export function newEphemeralKey(): EphemeralKey {
-  const { publicKey, privateKey } = generateKeyPairSync("x25519");
-  const jwk = publicKey.export({ format: "jwk" });
-  if (!jwk.x) throw new Error("x25519 key without x");
-  return { publicKey: jwk.x, privateKey };
+  return newOkpKeyPair("x25519");
 }
 
 /** Throws BAD_REQUEST unless `raw` is an X25519 public key (checked before any work is done for it). */

@@ -17,7 +17,8 @@
  * A relay frame is a 4-byte big-endian header length, the JSON RelayHeader,
  * a 64-byte signature over header JSON + PCM, then the PCM exactly as played.
  */
-import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { createPublicKey, sign, verify, type KeyObject } from "node:crypto";
+import { newOkpKeyPair } from "../okp-keys.js";
 import { z } from "zod";
 import { sessionSchema } from "../file/protocol.js";
 
@@ -149,9 +150,7 @@ export interface HostKeys {
 }
 
 export function newHostKeys(): HostKeys {
-  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
-  const jwk = publicKey.export({ format: "jwk" });
-  return { publicKey: String(jwk.x), privateKey };
+  return newOkpKeyPair("ed25519");
 }
 
 /** The KeyObject for a public key string; throws on a malformed one. */
