@@ -144,8 +144,7 @@ describe("users across machines (real nats-server, processes, SQLite, argon2)", 
   });
 
   it("the SQLite file survives a SIGKILLed auth node, and a new node catches up", async () => {
-    const prime = await sys.startControl("prime", sys.config("prime", { maxLoad: 2 }));
-    after(() => console.log(prime.proc.output()));
+    await sys.startControl("prime", sys.config("prime", { maxLoad: 2 }));
     const added = await userAdd("prime", "Keeper", { CHORUS_PASSWORD: "keeper-pass" });
     expect(added.code, added.out).to.equal(0);
     const node = await call<NodeView>(actorNc, subjects.primeSpawn, { kind: "auth" }, 20_000);

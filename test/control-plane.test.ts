@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { call } from "../actors/endpoint.js";
 import type { NodeView } from "../actors/presence.js";
 import { subjects } from "../actors/subjects.js";
-import { TestSystem } from "./helpers/system.js";
+import { dropBoundMs, TestSystem } from "./helpers/system.js";
 import { pidAlive, waitFor } from "./helpers/wait.js";
 
 describe("control plane (real nats-server, real processes)", function () {
@@ -46,7 +46,7 @@ describe("control plane (real nats-server, real processes)", function () {
     expect((await sys.nodes(nc)).map((n) => n.kind).sort()).to.deep.equal(["auth", "prime"]);
   });
 
-  it("drops a SIGKILLed plane's nodes within 3 beats, and only those, on the same host", async () => {
+  it("drops a SIGKILLed plane's nodes after its missed beats, and only those, on the same host", async () => {
     // Same host id for both control nodes: identity must come from the owner id.
     const prime = await sys.startControl(
       "prime",
@@ -68,7 +68,8 @@ describe("control plane (real nats-server, real processes)", function () {
       return !ids.includes(plane.id) && !theirs.some((n) => ids.includes(n.id));
     }, "plane and its nodes to be dropped");
     const dropMs = Date.now() - killedAt;
-    expect(dropMs).to.be.below(3 * 200 + 400);
+    // Missed beats (too early a drop is the registry tests' job), plus slack for a busy machine.
+    expect(dropMs, "ms from SIGKILL to the drop").to.be.below(dropBoundMs());
     const ids = (await sys.nodes(nc)).map((n) => n.id).sort();
     expect(ids).to.deep.equal([own.id, prime.id].sort());
     // Orphans stop themselves rather than linger.

@@ -19,8 +19,9 @@ import {
 import { subjects } from "../actors/subjects.js";
 import { bytesPerSecond } from "../client/audio/format.js";
 import { listHosts, type HostView } from "../client/p2p/hosts.js";
+import { catchUpMs, joinBacklogMs } from "../client/p2p/join.js";
 import type { Player } from "../client/player.js";
-import type { TestSystem } from "./helpers/system.js";
+import { expiryMs, type TestSystem } from "./helpers/system.js";
 import { waitFor } from "./helpers/wait.js";
 import { Recorder, startPlayer } from "./p2p-fixtures.js";
 import { formats, startSystem, writeSong, type TestSong } from "./player-fixtures.js";
@@ -28,9 +29,10 @@ import { formats, startSystem, writeSong, type TestSong } from "./player-fixture
 /**
  * Host and joiner positions after playing a while: the joiner is its start
  * buffer behind, plus what underruns on a busy test machine add (it skips
- * ahead when it falls 250 ms behind).
+ * ahead only when it falls `catchUpMs` behind), plus a little for the two
+ * positions being read one after the other.
  */
-const together = 0.2;
+const together = (joinBacklogMs + catchUpMs) / 1000 + 0.05;
 
 describe("P2P relay: hosting and joining (real system)", function () {
   this.timeout(60_000);
@@ -120,7 +122,6 @@ describe("P2P relay: hosting and joining (real system)", function () {
     expect(Math.abs(host.position - joiner.position)).to.be.below(together);
     // Leaving for good (a stop) and joining again does the same.
     await joiner.stop();
-    await sleep(500);
     await joiner.join(host.hostId!);
     await waitFor(() => Math.abs(host.position - joiner.position) < 0.1, "joined again");
     expect(rec.wrong).to.equal(0);
@@ -135,13 +136,18 @@ describe("P2P relay: hosting and joining (real system)", function () {
     await host.pause();
     await waitFor(() => joiner.status().now?.state === "paused", "the joiner to pause");
     const at = joiner.position;
-    await sleep(400);
+    await sleep(400); // an observation window: the joiner stays where the host paused
     expect(joiner.position, "paused with the host").to.equal(at);
     expect(Math.abs(host.position - at)).to.be.below(0.1);
     await host.resume();
     await waitFor(() => joiner.position > at + 0.3, "the joiner to resume");
+    const seekAt = performance.now();
     await host.seek(25);
-    await waitFor(() => joiner.position > 25 && joiner.position < 26, "the joiner at the seek");
+    await waitFor(() => joiner.position > 25, "the joiner at the seek");
+    // Not somewhere past it: no further than the time since the seek (and its start buffer).
+    expect(joiner.position - 25, "the joiner past the seek (s)").to.be.below(
+      (performance.now() - seekAt) / 1000 + together,
+    );
     const other = (await host.songs()).find((s) => s.file === "other-8k.wav")!;
     await host.play(other.id, 3);
     await waitFor(() => joiner.status().now?.title === "other-8k", "the joiner on the new song");
@@ -152,10 +158,12 @@ describe("P2P relay: hosting and joining (real system)", function () {
 
   it("10 joiners on one host add no bytes at the file node", async () => {
     const host = await hosting("long-cd.wav");
+    /** Bytes per second the file nodes sent over a measurement window. */
     const rate = async (): Promise<number> => {
       const before = await fileNodeBytes();
-      await sleep(1500); // a measurement window for the byte rate
-      return (await fileNodeBytes()) - before;
+      const t0 = performance.now();
+      await sleep(2000); // a measurement window for the byte rate
+      return ((await fileNodeBytes()) - before) / ((performance.now() - t0) / 1000);
     };
     const alone = await rate();
     const joiners = await Promise.all(Array.from({ length: 10 }, () => player(false)));
@@ -164,10 +172,15 @@ describe("P2P relay: hosting and joining (real system)", function () {
     await waitFor(() => recs.every((r) => r.bytes > 0), "all joiners to play");
     const withJoiners = await rate();
     const second = bytesPerSecond(song("long-cd.wav").format);
-    expect(alone, "one stream's worth").to.be.within(second, second * 2.5);
-    expect(withJoiners, "file-node bytes with 10 joiners").to.be.below(alone * 1.3);
+    // One stream: real time, give or take a 500 ms chunk at each end of the window.
+    expect(alone / second, "one stream's worth per second").to.be.within(0.5, 2);
+    // A single joiner served by a file node would add a whole stream (10 would add ten):
+    // chunk granularity moves a window by at most half a stream's worth.
+    expect(withJoiners / second, "file-node bytes per second with 10 joiners").to.be.below(
+      alone / second + 0.8,
+    );
     for (const r of recs) expect(r.wrong).to.equal(0);
-    for (const j of joiners) expect(Math.abs(host.position - j.position)).to.be.below(0.25);
+    for (const j of joiners) expect(Math.abs(host.position - j.position)).to.be.below(together);
     const list = await waitFor(async () => {
       const l = await listHosts(host.connection);
       return l.find((h) => h.id === host.hostId && h.listeners === 10) && l;
@@ -225,7 +238,8 @@ describe("P2P relay: hosting and joining (real system)", function () {
     // Steady state: c has played a second since its first audio.
     const settled = c.position + 1;
     await waitFor(() => c.position >= settled, "c to play on for a second");
-    expect(Math.abs(a.position - c.position), "c against a (s)").to.be.below(0.3);
+    // Two hops: each may be its own start buffer and catch-up distance behind.
+    expect(Math.abs(a.position - c.position), "c against a (s)").to.be.below(2 * together);
     expect(rec.wrong).to.equal(0);
     const viaB = (await listHosts(a.connection)).find((h) => h.id === b.hostId);
     expect(viaB?.depth).to.equal(1);
@@ -270,7 +284,11 @@ describe("P2P relay: hosting and joining (real system)", function () {
           filter_subject: subjects.relay(host.hostId!),
         })
         .catch((e: unknown) => e as Error);
-      expect(String(denied)).to.match(/Permissions Violation|timeout|TIMEOUT/i);
+      // The broker's own refusal: the listener may not use the JetStream API.
+      expect(denied, String(denied))
+        .to.be.instanceOf(Error)
+        .with.property("message")
+        .that.match(/Permissions Violation for Publish to "\$JS\.API\.CONSUMER\./);
     });
 
     it("malformed, forged, foreign and replayed frames are skipped: the joiner plays only the song", async () => {
@@ -292,7 +310,6 @@ describe("P2P relay: hosting and joining (real system)", function () {
         });
       });
       const keys = newHostKeys();
-      const long = song("long-cd.wav");
       const header = (byte: number, seq: number): RelayHeader => ({
         v: 1,
         host: host.hostId!,
@@ -313,16 +330,19 @@ describe("P2P relay: hosting and joining (real system)", function () {
         // Signed, but with someone else's key: a listener posing as the host.
         evil.publish(subject, encodeFrame(header(i * 4000, 1e9 + i), garbage, keys.privateKey));
         evil.publish(subject, captured); // replayed: out of order
-        await sleep(20);
+        await sleep(20); // spread the bad frames among the host's genuine ones
       }
-      await sleep(500);
+      // Everything sent has reached the broker; once the joiner has played on for half a
+      // second, it has been offered all of it (one connection delivers in order).
+      await evil.flush();
+      const at = joiner.position;
+      await waitFor(() => joiner.position > at + 0.5, "the joiner to play on");
       expect(rec.wrong, "garbage played").to.equal(0);
       expect(rec.jumps - before, "position jumps").to.equal(0);
       expect(Math.abs(host.position - joiner.position)).to.be.below(together);
-      expect(long.pcm.length).to.be.above(0);
     });
 
-    it("a joiner stalled for 450 ms drops behind, catches up, and slows nobody", async () => {
+    it("a joiner stalled for half its session's expiry drops behind, catches up, and slows nobody", async () => {
       const host = await hosting("long-cd.wav");
       const steady = await player(false);
       const steadyRec = new Recorder(steady, songs);
@@ -339,11 +359,16 @@ describe("P2P relay: hosting and joining (real system)", function () {
         const m = /hosting as (h[a-z0-9]+)/.exec(proc.output());
         return m && (await listHosts(nc)).some((h) => h.id === m[1]) ? m[1] : undefined;
       }, "the slow joiner to play");
+      // A stall of a deliberate length: far beyond the catch-up distance, well inside
+      // the expiry of the joiner's session and host presence (nothing may be dropped).
+      const stallMs = expiryMs() / 2;
       process.kill(proc.child.pid!, "SIGSTOP");
       const hostBefore = host.position;
-      await sleep(450); // under the session's expiry (3 beats of 200 ms)
+      await sleep(stallMs);
       process.kill(proc.child.pid!, "SIGCONT");
-      expect(host.position - hostBefore, "the host played on").to.be.above(0.4);
+      expect(host.position - hostBefore, "the host played on (s)").to.be.above(
+        (0.75 * stallMs) / 1000,
+      );
       // Beats are up to one interval old: add the time since each to its position.
       const now = (h: HostView): number => h.position + h.lastSeenMs / 1000;
       let apart = NaN;

@@ -1,10 +1,11 @@
 /** `chorus songs` and `chorus play` as real processes: output, exit codes, bad input. */
 import { expect } from "chai";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { ChorusConfig } from "../actors/config.js";
 import type { ChorusProcess, TestSystem } from "./helpers/system.js";
+import { waitFor } from "./helpers/wait.js";
 import {
   demoUser,
   formats,
@@ -139,11 +140,9 @@ describe("chorus songs / chorus play (real processes)", function () {
     const wav = path.join(dir, "int.wav");
     const proc = sys.run(["play", "two", "--out", wav, "--user", "Someone"], client, env);
     proc.child.stdin?.end();
-    const started = Date.now();
-    while (!proc.output().includes("playing") && Date.now() - started < 10_000) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => proc.output().includes("playing"), "the song to play");
+    // Some audio written past the WAV header, so there is something to keep.
+    await waitFor(() => existsSync(wav) && statSync(wav).size > 44 + 1000, "audio in the WAV");
     proc.child.kill("SIGINT");
     expect(await proc.exited).to.equal(130);
     const back = readWav(wav);

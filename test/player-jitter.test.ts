@@ -4,6 +4,7 @@ import { JitterBuffer, type JitterOptions } from "../client/audio/jitter.js";
 import type { AudioSink } from "../client/audio/output.js";
 import { Playback } from "../client/audio/playback.js";
 import type { PcmFormat } from "../client/audio/format.js";
+import { waitFor } from "./helpers/wait.js";
 
 // 8 kHz mono 16-bit: 16,000 bytes per second, 16 bytes per millisecond.
 const fmt: PcmFormat = { sampleRate: 8000, channels: 1, bitDepth: 16 };
@@ -117,11 +118,17 @@ describe("player playback clock", () => {
     for (let i = 0; i < song.length; i += 480) jb.push(i, song.subarray(i, i + 480));
     jb.end();
     pb.kick();
-    while (!ended) await sleep(5);
+    // The longest the event loop was held up meanwhile (a busy machine).
+    let lag = 0;
+    while (!ended) {
+      const before = performance.now();
+      await sleep(5);
+      lag = Math.max(lag, performance.now() - before - 5);
+    }
     const took = performance.now() - t0;
     expect(sink.all.equals(Buffer.from(song))).to.equal(true);
     // Never faster than real time (less the lead); slower only by scheduling delays.
-    expect(took).to.be.within(300 - 40 - 15, 300 + 250);
+    expect(took).to.be.within(300 - 40 - 15, 300 + 250 + lag);
     expect(sink.closed).to.equal(1);
     expect(jb.underruns).to.equal(0);
     expect(pb.state).to.equal("ended");
@@ -174,7 +181,7 @@ describe("player playback clock", () => {
     jb.push(0, bytes(0, 1600));
     pb.kick();
     while (!first) await sleep(1);
-    expect(first - pushed).to.be.below(200); // the next tick would be 1 s away
+    expect(first - pushed).to.be.below(500); // the next tick would be 1 s away
     await pb.stop();
   });
 
@@ -186,7 +193,8 @@ describe("player playback clock", () => {
     pb.start();
     jb.push(0, bytes(0, 1600)); // 100 ms
     pb.kick();
-    await sleep(250); // dry for ~100 ms
+    // Runs dry once the 100 ms are played.
+    await waitFor(() => jb.underruns > 0, "the underrun", 5000, 5);
     expect(jb.underruns).to.equal(1);
     jb.push(1600, bytes(1600, 1600));
     jb.end();

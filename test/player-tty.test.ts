@@ -89,6 +89,7 @@ describe("chorus player in a terminal (tmux)", function () {
     tmux.keys("Space");
     screen = await tmux.see("‖ paused", "paused");
     const pausedAt = elapsed(screen);
+    // An observation window: the clock shows whole seconds, so watch it for more than one.
     await new Promise((r) => setTimeout(r, 1500));
     expect(elapsed(tmux.screen())).to.equal(pausedAt);
 
@@ -157,13 +158,11 @@ describe("chorus player in a terminal (tmux)", function () {
     const from = Number(resumedAt[1]) * 60 + Number(resumedAt[2]);
     expect(from).to.be.within(before, before + 8);
     await tmux.see(/▶ playing/, "playing again");
-    const later = elapsed(
-      await tmux.see(
-        new RegExp(`0:${String(from + 1).padStart(2, "0")} / 0:40`),
-        "progress after the restart",
-      ),
+    // It plays on from there: the next second shows.
+    await tmux.see(
+      new RegExp(`0:${String(from + 1).padStart(2, "0")} / 0:40`),
+      "progress after the restart",
     );
-    expect(later).to.equal(from + 1);
     tmux.keys("q");
     expect(await tmux.see(/EXIT=\d+/, "exit")).to.include("EXIT=0");
   });

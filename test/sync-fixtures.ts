@@ -1,7 +1,7 @@
 /** Real WAV files for the sync tests and benchmark, written in pieces so 100 MB costs no 100 MB buffer. */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, rename } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename } from "node:fs/promises";
 import path from "node:path";
 
 /** A 44-byte PCM header (16-bit stereo, 44.1 kHz) for `dataBytes` of samples. */
@@ -66,15 +66,10 @@ export async function listDir(dir: string): Promise<string[]> {
   return (await readdir(dir).catch(() => [] as string[])).sort();
 }
 
-/** The peak resident memory of a process in MiB (Linux: VmHWM), or undefined. */
-export async function peakRssMiB(pid: number): Promise<number | undefined> {
-  const fh = await open(`/proc/${pid}/status`, "r").catch(() => undefined);
-  if (!fh) return undefined;
-  try {
-    const text = await fh.readFile("utf8");
-    const m = /VmHWM:\s+(\d+) kB/.exec(text);
-    return m ? Number(m[1]) / 1024 : undefined;
-  } finally {
-    await fh.close();
-  }
+/** The peak resident memory of a process in MiB (Linux: VmHWM); throws when it cannot be read. */
+export async function peakRssMiB(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/status`, "utf8");
+  const m = /VmHWM:\s+(\d+) kB/.exec(text);
+  if (!m) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  return Number(m[1]) / 1024;
 }

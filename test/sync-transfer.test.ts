@@ -7,6 +7,7 @@ import { hashFile } from "../actors/sync/manifest.js";
 import { newObjectName, openSyncStore, type SyncStore } from "../actors/sync/store.js";
 import { receiveFile, sendFile, type ReceiveOptions } from "../actors/sync/transfer.js";
 import { TestSystem } from "./helpers/system.js";
+import { waitFor } from "./helpers/wait.js";
 import { listDir, sha256Of, wavHeader, writeWav } from "./sync-fixtures.js";
 
 /** Transfers in this process against a real nats-server 2.9 and real files. */
@@ -86,7 +87,7 @@ describe("music sync transfers (real nats-server, real files)", function () {
       (e: unknown) => e,
     );
     // Overwrite some bytes in the middle while the put is under way (same size, new content).
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(async () => (await objectsLeft()) > 0, "the put to be under way", 10_000, 5);
     const fh = await open(file, "r+");
     await fh.write(Buffer.alloc(4096, 9), 0, 4096, size / 2);
     await fh.close();

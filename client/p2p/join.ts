@@ -39,7 +39,7 @@ export const joinJitter = { startMs: joinBacklogMs, rebufferMs: joinBacklogMs };
 /** No frame for this long while the host says it plays: it is gone. */
 const silenceMs = 600;
 /** Behind the newest frame by more than this: skip ahead (a slow joiner catches up). */
-const catchUpMs = 250;
+export const catchUpMs = 250;
 
 export interface JoinContext {
   nc: NatsConnection;

@@ -20,8 +20,31 @@ import { pidAlive, waitFor } from "./wait.js";
 export const chorusBin = fileURLToPath(new URL("../../../bin/chorus.js", import.meta.url));
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
-/** Test timing: fast beats so drops happen in well under a second. */
-export const testTiming = { heartbeatMs: 200, missedBeats: 3, idleMs: 60_000 };
+/**
+ * Test timing: beats fast enough that drops take about a second and a half,
+ * slow enough that a process stalled for a second (a loaded 2-core CI box,
+ * an argon2 flood, a dozen players in the test process) is not dropped.
+ * Bounds in tests come from these numbers (`expiryMs`, `dropBoundMs`), never
+ * from literals.
+ */
+export const testTiming = { heartbeatMs: 300, missedBeats: 5, idleMs: 60_000 };
+
+type Timing = Pick<ChorusConfig, "heartbeatMs" | "missedBeats">;
+
+/** How long a silent node or session lives: `missedBeats` beats. */
+export function expiryMs(timing: Timing = testTiming): number {
+  return timing.heartbeatMs * timing.missedBeats;
+}
+
+/**
+ * The latest a silent node (or session) may be dropped after it fell
+ * silent: its expiry, plus one beat (its last beat may be that old when it
+ * stops, and sweeps run on the beat), plus three beats of slack for a loaded
+ * machine. A drop that took 10 beats still fails.
+ */
+export function dropBoundMs(timing: Timing = testTiming): number {
+  return timing.heartbeatMs * (timing.missedBeats + 4);
+}
 
 export interface ChorusProcess {
   child: ChildProcess;
