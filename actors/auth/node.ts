@@ -11,6 +11,7 @@ import { EventKey } from "./seal.js";
 import { AuthService } from "./service.js";
 import { UserSync } from "./sync.js";
 import { UserStore, usersFile } from "./users.js";
+import { sweepEvery } from "../sweep.js";
 
 export async function startAuthNode(actor: Actor): Promise<void> {
   const store = await UserStore.open(usersFile(actor.config));
@@ -62,7 +63,9 @@ export async function startAuthNode(actor: Actor): Promise<void> {
     small,
   );
 
-  const sweeper = setInterval(() => service.sweep(), Math.max(20, actor.config.heartbeatMs / 2));
-  actor.onStop(() => clearInterval(sweeper));
+  const stopSweeping = sweepEvery(Math.max(20, actor.config.heartbeatMs / 2), () =>
+    service.sweep(),
+  );
+  actor.onStop(stopSweeping);
   actor.enableIdleShutdown();
 }

@@ -40,6 +40,7 @@ import {
   type JoinReply,
   type JoinRequest,
 } from "./hosts-protocol.js";
+import { afterPendingInput } from "../sweep.js";
 
 export const relayStreamConfig: Partial<StreamConfig> & { name: string } = {
   name: relayStreamName,
@@ -100,7 +101,7 @@ export class HostTable {
     });
     const timer = setInterval(() => {
       if (!this.streamReady) void this.ensureStream().catch(() => undefined);
-      this.sweep();
+      afterPendingInput(() => this.sweep());
       void this.countListeners();
     }, actor.config.heartbeatMs);
     actor.onStop(() => {

@@ -15,6 +15,7 @@ import { assignOrder, planesByRoom } from "./placement.js";
 import { startPrimeSync } from "../sync/index.js";
 import { HostTable } from "./hosts.js";
 import { Registry } from "./registry.js";
+import { sweepEvery as sweepTimer } from "../sweep.js";
 
 const kindRequest = z.object({ kind: z.enum(spawnableKinds) });
 /** The registry is paged: one reply must stay under the broker's max_payload. */
@@ -74,9 +75,9 @@ export class Prime {
       },
     });
     const sweepEvery = Math.max(20, Math.floor(this.config.heartbeatMs / 4));
-    const sweeper = setInterval(() => this.registry.sweep(), sweepEvery);
+    const stopSweeping = sweepTimer(sweepEvery, () => this.registry.sweep());
     actor.onStop(() => {
-      clearInterval(sweeper);
+      stopSweeping();
       presenceSub.unsubscribe();
     });
     actor.serve(subjects.primeNodes, nodesPage, ({ offset, limit }) =>
