@@ -14,6 +14,7 @@ import { ChorusError } from "./errors.js";
 import { hostIdOf, newId } from "./identity.js";
 import { createLogger, type Logger } from "./log.js";
 import { settlesWithin } from "./shutdown.js";
+import { sweepEvery } from "./sweep.js";
 import { presenceSchema, type Presence } from "./presence.js";
 import { subjects, type NodeKind } from "./subjects.js";
 
@@ -211,15 +212,16 @@ export class Actor {
         ownerInterval = parsed.data.intervalMs;
       },
     });
-    const timer = setInterval(() => {
+    // Checked after waiting input is read: after our own stall the owner's beats are still unread.
+    const stopWatching = sweepEvery(this.config.heartbeatMs, () => {
       if (Date.now() - lastSeen > this.config.missedBeats * ownerInterval) {
         void this.stop("owner gone");
       }
-    }, this.config.heartbeatMs);
+    });
     const onDisconnect = (): void => void this.stop("owner process gone");
     process.once("disconnect", onDisconnect);
     this.onStop(() => {
-      clearInterval(timer);
+      stopWatching();
       sub.unsubscribe();
       process.off("disconnect", onDisconnect);
     });
