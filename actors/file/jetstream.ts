@@ -81,11 +81,29 @@ export class AudioJetStream {
     this.name = audioStreamName(hostId);
   }
 
-  static async open(nc: NatsConnection, hostId: string): Promise<AudioJetStream> {
-    const jsm = await jetstreamManager(nc);
-    const audio = new AudioJetStream(jsm, jetstream(nc), hostId);
-    await audio.ensureStream();
-    return audio;
+  /**
+   * Open (creating if need be) this machine's audio stream. A cluster that
+   * is still electing its JetStream leaders answers with timeouts for a few
+   * seconds: keep trying for `readyWithinMs` (inside the spawn timeout)
+   * rather than fail the node's start.
+   */
+  static async open(
+    nc: NatsConnection,
+    hostId: string,
+    readyWithinMs = 8000,
+  ): Promise<AudioJetStream> {
+    const deadline = Date.now() + readyWithinMs;
+    for (;;) {
+      try {
+        const jsm = await jetstreamManager(nc);
+        const audio = new AudioJetStream(jsm, jetstream(nc), hostId);
+        await audio.ensureStream();
+        return audio;
+      } catch (err) {
+        if (Date.now() >= deadline || nc.isClosed()) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
   }
 
   /** The subject of one listener stream's chunks. */
