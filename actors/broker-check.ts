@@ -5,7 +5,7 @@
  * nats-server service, another project's broker) is refused with one message
  * that says what is wrong and how to fix it, instead of half working.
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, PermissionViolationError, type NatsConnection } from "@nats-io/transport-node";
 import type { ChorusConfig } from "./config.js";
 import { connectBroker, listenAddress, serversOf } from "./connect.js";
 import { ChorusError } from "./errors.js";
@@ -55,7 +55,8 @@ export async function checkListenerRole(config: ChorusConfig): Promise<void> {
     throw notChorus(config, "its listener role may use the JetStream API (not broker/nats.conf)");
   } catch (err) {
     if (err instanceof ChorusError) throw err;
-    if (!/permissions violation/i.test(String(err))) {
+    const refused = err instanceof PermissionViolationError;
+    if (!refused && !(err instanceof Error && err.cause instanceof PermissionViolationError)) {
       throw notChorus(config, `its listener role is not restricted (${String(err)})`);
     }
   } finally {

@@ -111,7 +111,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       CHORUS_ACTOR_PASSWORD: actorPasswordOf(config),
       CHORUS_LISTENER_PASSWORD: config.listenerPassword,
     },
-    // Not inherited, its output is kept only to say why it failed to start.
+    // Not inherited, its output is kept only until it runs, to say why it failed to start.
     stdio: ["ignore", inherit ? "inherit" : "pipe", inherit ? "inherit" : "pipe"],
     // Its own process group: a terminal's Ctrl-C reaches only us, and we stop
     // the broker after the nodes that use it.
@@ -124,7 +124,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     );
     child.once("exit", (code) => {
       const logFile = logFileOf(args);
-      const output = startOutput() + (logFile ? readTail(logFile) : "");
+      const output = startOutput.tail() + (logFile ? readTail(logFile) : "");
       reject(new ChorusError("UNAVAILABLE", startFailure(code, output, port, options)));
     });
   });
@@ -145,6 +145,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   };
   try {
     const ports = await Promise.race([readPorts(portsDir, child.pid), exited]);
+    startOutput.started();
     const clientPort = Number(new URL(ports.nats[0] ?? "").port);
     const monitor = ports.monitoring?.[0];
     const url = `nats://${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${clientPort}`;
@@ -158,15 +159,24 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
 /** How long a stopping broker may take before it is killed (every chorus process stops within 2 s). */
 const brokerStopGraceMs = 1000;
 
-/** The last few KB a child printed on stdout and stderr (piped), and stop reading once it runs. */
-function keepTail(child: ChildProcess): () => string {
+/**
+ * The last few KB a child prints on stdout and stderr (piped) while it starts;
+ * `started()` stops keeping it (the pipes are still drained, so it never blocks).
+ */
+function keepTail(child: ChildProcess): { tail(): string; started(): void } {
   let tail = "";
   const keep = (chunk: Buffer): void => {
     tail = (tail + chunk.toString()).slice(-8192);
   };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  return () => tail;
+  const streams = [child.stdout, child.stderr].filter((s) => s !== null);
+  for (const stream of streams) stream.on("data", keep);
+  return {
+    tail: () => tail,
+    started: () => {
+      for (const stream of streams) stream.off("data", keep).resume();
+      tail = "";
+    },
+  };
 }
 
 function logFileOf(args: string[]): string | undefined {

@@ -290,17 +290,17 @@ export class Playback implements AsyncIterable<PcmChunk> {
     // what we yield, so dropped chunks would stall the stream for good).
     this.seeking++;
     this.lastYielded = undefined;
-    let reply: ControlReply;
     try {
-      reply = await this.control({ op: "seek", at: seconds });
+      const reply = await this.control({ op: "seek", at: seconds });
+      this.enterEpoch(reply.epoch, reply.frame * this.format.blockAlign);
+      // The node set the listener's position to the seek point itself.
+      this.playedFrame = reply.frame;
+      this.reportedFrame = reply.frame;
     } finally {
+      // Yield again only now: after a seek from the new epoch, after a refusal what was queued.
       this.seeking--;
       this.wakeUp();
     }
-    this.enterEpoch(reply.epoch, reply.frame * this.format.blockAlign);
-    // The node set the listener's position to the seek point itself.
-    this.playedFrame = reply.frame;
-    this.reportedFrame = reply.frame;
     this.options.onPosition?.(this.position);
   }
 
