@@ -9,11 +9,11 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { cpus, loadavg } from "node:os";
-import { call, encodeJson } from "../actors/endpoint.js";
-import { subjects } from "../actors/subjects.js";
+import { call, encodeJson } from "../actors/runtime/endpoint.js";
+import { subjects } from "../wire/subjects.js";
 import { hashOptions, hashPassword, verifyPassword } from "../actors/auth/passwords.js";
 import { UserSession } from "../client/auth.js";
-import { TestSystem } from "../test/helpers/system.js";
+import { TestSystem } from "../harness/system.js";
 import { elapsedMs, percentile, summary } from "./stats.js";
 
 const users = ["Someone", "AnotherUser", "FinalUser"];

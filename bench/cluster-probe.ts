@@ -5,11 +5,11 @@
  *   listen SONG SECONDS  play through a Player; the longest silence at the output (ms)
  *   watch-gone ID        poll the registry; the wall-clock time ID disappears
  */
-import { loadConfig } from "../actors/config.js";
-import { connectBroker } from "../actors/connect.js";
+import { loadConfig } from "../actors/runtime/config.js";
+import { connectBroker } from "../actors/runtime/connect.js";
 import { NullOutput } from "../client/audio/null.js";
 import { UserSession } from "../client/auth.js";
-import { findSong, startPlayer } from "../client/commands/listen.js";
+import { findSong, startPlayer } from "../cli/commands/listen.js";
 import { listNodes } from "../client/registry.js";
 import { play } from "../client/stream.js";
 import { elapsedMs } from "./stats.js";

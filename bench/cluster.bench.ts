@@ -8,11 +8,11 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeTone } from "../test/file-fixtures.js";
-import { ThreeMachines } from "../test/helpers/cluster.js";
-import { netnsUnavailable } from "../test/helpers/netns.js";
-import { waitFor } from "../test/helpers/wait.js";
-import type { ChorusProcess } from "../test/helpers/system.js";
+import { writeTone } from "../harness/fixtures/file.js";
+import { ThreeMachines } from "../harness/cluster.js";
+import { netnsUnavailable } from "../harness/netns.js";
+import { waitFor } from "../harness/wait.js";
+import type { ChorusProcess } from "../harness/system.js";
 import { summary } from "./stats.js";
 
 const probe = fileURLToPath(new URL("./cluster-probe.js", import.meta.url));

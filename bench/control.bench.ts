@@ -6,11 +6,11 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { readFileSync } from "node:fs";
-import { call, encodeJson } from "../actors/endpoint.js";
-import type { NodeView, Presence } from "../actors/presence.js";
-import { subjects } from "../actors/subjects.js";
+import { call, encodeJson } from "../actors/runtime/endpoint.js";
+import type { NodeView, Presence } from "../wire/presence.js";
+import { subjects } from "../wire/subjects.js";
 import { listNodes } from "../client/registry.js";
-import { TestSystem } from "../test/helpers/system.js";
+import { TestSystem } from "../harness/system.js";
 import { elapsedMs, percentile, summary } from "./stats.js";
 
 const ticksPerSecond = 100;

@@ -29,12 +29,12 @@ import {
 import { createInbox, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import type { Session } from "../actors/file/protocol.js";
-import { ChorusError } from "../actors/errors.js";
+import type { Session } from "../wire/file.js";
+import { ChorusError } from "../wire/errors.js";
 import { UserSession } from "../client/auth.js";
 import { findFileNode, play, type Playback } from "../client/stream.js";
-import { toneWav } from "../test/file-fixtures.js";
-import { TestSystem } from "../test/helpers/system.js";
+import { toneWav } from "../harness/fixtures/file.js";
+import { TestSystem } from "../harness/system.js";
 import { percentile, summary } from "./stats.js";
 
 const cdBytesPerSecond = 176_400;

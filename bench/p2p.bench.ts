@@ -16,10 +16,10 @@ import { bytesPerSecond } from "../client/audio/format.js";
 import { HostStream } from "../client/p2p/join.js";
 import type { Player } from "../client/player.js";
 import { play as streamPlay, type Playback } from "../client/stream.js";
-import type { TestSystem } from "../test/helpers/system.js";
-import { waitFor } from "../test/helpers/wait.js";
-import { startPlayer } from "../test/p2p-fixtures.js";
-import { demoUser, formats, startSystem, writeSong } from "../test/player-fixtures.js";
+import type { TestSystem } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
+import { startPlayer } from "../harness/fixtures/p2p.js";
+import { demoUser, formats, startSystem, writeSong } from "../harness/fixtures/player.js";
 import { summary } from "./stats.js";
 
 const cycles = 40;

@@ -13,13 +13,13 @@
  */
 import { PassThrough, Writable } from "node:stream";
 import { NullOutput } from "../client/audio/null.js";
-import { PlayerApp } from "../client/screen/app.js";
-import { Terminal } from "../client/screen/terminal.js";
+import { PlayerApp } from "../cli/screen/app.js";
+import { Terminal } from "../cli/screen/terminal.js";
 import { UserSession } from "../client/auth.js";
 import { findFileSource } from "../client/file-source.js";
 import { Player } from "../client/player.js";
 import { play as streamPlay } from "../client/stream.js";
-import { formats, startSystem, writeSong, demoUser } from "../test/player-fixtures.js";
+import { formats, startSystem, writeSong, demoUser } from "../harness/fixtures/player.js";
 import { percentile, summary } from "./stats.js";
 
 const songSeconds = 60;

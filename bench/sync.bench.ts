@@ -16,12 +16,12 @@ import { createReadStream, createWriteStream } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { call } from "../actors/endpoint.js";
-import { subjects } from "../actors/subjects.js";
-import type { SyncStatus } from "../actors/sync/protocol.js";
+import { call } from "../actors/runtime/endpoint.js";
+import { subjects } from "../wire/subjects.js";
+import type { SyncStatus } from "../wire/sync.js";
 import { chunkBytes } from "../actors/sync/store.js";
-import { TestSystem } from "../test/helpers/system.js";
-import { sha256OrUndefined, writeWav } from "../test/sync-fixtures.js";
+import { TestSystem } from "../harness/system.js";
+import { sha256OrUndefined, writeWav } from "../harness/fixtures/sync.js";
 import { elapsedMs, percentile, summary } from "./stats.js";
 
 const MB = 2 ** 20;

@@ -16,11 +16,11 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ChorusConfig } from "../actors/config.js";
-import { listenAddress } from "../actors/connect.js";
-import { ChorusError } from "../actors/errors.js";
-import { actorPasswordOf, hostIdOf } from "../actors/identity.js";
-import { clusterName } from "../actors/streams.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import { listenAddress } from "../actors/runtime/connect.js";
+import { ChorusError } from "../wire/errors.js";
+import { actorPasswordOf, hostIdOf } from "../actors/runtime/identity.js";
+import { clusterName } from "../actors/runtime/streams.js";
 
 export const natsConfPath = fileURLToPath(new URL("../../broker/nats.conf", import.meta.url));
 

@@ -13,17 +13,17 @@
  * other listeners reading reply inboxes cannot learn it.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { call } from "../actors/endpoint.js";
-import { ChorusError } from "../actors/errors.js";
-import type { NodeView } from "../actors/presence.js";
-import { subjects } from "../actors/subjects.js";
+import { call } from "../actors/runtime/endpoint.js";
+import { ChorusError } from "../wire/errors.js";
+import type { NodeView } from "../wire/presence.js";
+import { subjects } from "../wire/subjects.js";
 import {
   loginReplySchema,
   tokenAad,
   type BeatReply,
   type LoginRequest,
   type SessionRequest,
-} from "../actors/auth/protocol.js";
+} from "../wire/auth.js";
 import { newEphemeralKey, openSealed } from "../actors/auth/seal.js";
 
 export interface LoginOptions {

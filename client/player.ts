@@ -8,10 +8,10 @@
  * had, keeping what it had buffered. Closing it logs out.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { ChorusConfig } from "../actors/config.js";
-import { connectBroker } from "../actors/connect.js";
-import { ChorusError } from "../actors/errors.js";
-import { settlesWithin } from "../actors/shutdown.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import { connectBroker } from "../actors/runtime/connect.js";
+import { ChorusError } from "../wire/errors.js";
+import { settlesWithin } from "../actors/runtime/shutdown.js";
 import {
   bytesPerSecond,
   bytesToSeconds,
@@ -24,10 +24,10 @@ import { JitterBuffer, type JitterOptions } from "./audio/jitter.js";
 import type { AudioOutput } from "./audio/output.js";
 import { defaultPlayback, Playback, type PlaybackOptions } from "./audio/playback.js";
 import { UserSession } from "./auth.js";
-import type { Credentials } from "./credentials.js";
+import type { Credentials } from "../cli/credentials.js";
 import { Host } from "./p2p/host.js";
 import { HostSource, HostStream, joinJitter } from "./p2p/join.js";
-import type { NowPlaying, NowState } from "./screen/view.js";
+import type { NowPlaying, NowState } from "../cli/screen/view.js";
 import type {
   AudioChunk,
   EndReason,

@@ -1,9 +1,9 @@
 /** Reading the prime's registry, page by page. */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { call } from "../actors/endpoint.js";
-import type { NodeView } from "../actors/presence.js";
+import { call } from "../actors/runtime/endpoint.js";
+import type { NodeView } from "../wire/presence.js";
 import { nodesPageLimit } from "../actors/prime/prime.js";
-import { subjects } from "../actors/subjects.js";
+import { subjects } from "../wire/subjects.js";
 
 export async function listNodes(nc: NatsConnection, timeoutMs = 3000): Promise<NodeView[]> {
   const all: NodeView[] = [];

@@ -24,8 +24,8 @@ import {
   type NatsConnection,
   type Subscription,
 } from "@nats-io/transport-node";
-import { call } from "../actors/endpoint.js";
-import { ChorusError } from "../actors/errors.js";
+import { call } from "../actors/runtime/endpoint.js";
+import { ChorusError } from "../wire/errors.js";
 import type { Song } from "../actors/file/catalogue.js";
 import {
   decodeChunk,
@@ -36,9 +36,9 @@ import {
   type EndReason,
   type PlayReply,
   type Session,
-} from "../actors/file/protocol.js";
-import type { NodeView } from "../actors/presence.js";
-import { subjects } from "../actors/subjects.js";
+} from "../wire/file.js";
+import type { NodeView } from "../wire/presence.js";
+import { subjects } from "../wire/subjects.js";
 
 export type { AudioFormat, EndReason, Session, Song };
 

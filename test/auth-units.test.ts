@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ChorusError } from "../actors/errors.js";
+import { ChorusError } from "../wire/errors.js";
 import { checkUserName, userKey } from "../actors/auth/names.js";
 import { HashLimiter } from "../actors/auth/passwords.js";
 import { EventKey, newEphemeralKey, openSealed, sealTo } from "../actors/auth/seal.js";

@@ -4,16 +4,16 @@ import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { call } from "../actors/endpoint.js";
-import type { NodeView } from "../actors/presence.js";
-import { subjects } from "../actors/subjects.js";
+import { call } from "../actors/runtime/endpoint.js";
+import type { NodeView } from "../wire/presence.js";
+import { subjects } from "../wire/subjects.js";
 import { encodeUserEvent } from "../actors/auth/events.js";
 import { hashPassword } from "../actors/auth/passwords.js";
 import { EventKey } from "../actors/auth/seal.js";
 import { UserStore } from "../actors/auth/users.js";
 import { UserSession } from "../client/auth.js";
-import { chorusBin, TestSystem, type ChorusProcess } from "./helpers/system.js";
-import { pidAlive, waitFor } from "./helpers/wait.js";
+import { chorusBin, TestSystem, type ChorusProcess } from "../harness/system.js";
+import { pidAlive, waitFor } from "../harness/wait.js";
 
 const usersFileOf = (sys: TestSystem, machine: string): string =>
   path.join(sys.config(machine).data, "auth", "users.sqlite");

@@ -1,13 +1,13 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
-import { call } from "../actors/endpoint.js";
-import { ChorusError } from "../actors/errors.js";
-import type { NodeView } from "../actors/presence.js";
-import { subjects } from "../actors/subjects.js";
+import { call } from "../actors/runtime/endpoint.js";
+import { ChorusError } from "../wire/errors.js";
+import type { NodeView } from "../wire/presence.js";
+import { subjects } from "../wire/subjects.js";
 import { newEphemeralKey } from "../actors/auth/seal.js";
 import { UserSession } from "../client/auth.js";
-import { dropBoundMs, expiryMs, TestSystem } from "./helpers/system.js";
-import { pidAlive, waitFor } from "./helpers/wait.js";
+import { dropBoundMs, expiryMs, TestSystem } from "../harness/system.js";
+import { pidAlive, waitFor } from "../harness/wait.js";
 
 const password = "password123";
 

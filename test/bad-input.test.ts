@@ -1,8 +1,8 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
-import { call, encodeJson, type Reply } from "../actors/endpoint.js";
-import { subjects } from "../actors/subjects.js";
-import { TestSystem } from "./helpers/system.js";
+import { call, encodeJson, type Reply } from "../actors/runtime/endpoint.js";
+import { subjects } from "../wire/subjects.js";
+import { TestSystem } from "../harness/system.js";
 
 describe("bad input to the control plane", function () {
   this.timeout(30_000);

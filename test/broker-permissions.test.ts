@@ -1,12 +1,12 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
-import { actorInboxPrefix } from "../actors/connect.js";
-import { call, encodeJson } from "../actors/endpoint.js";
-import { ChorusError } from "../actors/errors.js";
-import { subjects } from "../actors/subjects.js";
-import { TestSystem } from "./helpers/system.js";
-import { waitFor } from "./helpers/wait.js";
+import { actorInboxPrefix } from "../actors/runtime/connect.js";
+import { call, encodeJson } from "../actors/runtime/endpoint.js";
+import { ChorusError } from "../wire/errors.js";
+import { subjects } from "../wire/subjects.js";
+import { TestSystem } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
 
 /** Collect the permission violations the broker reports on a connection. */
 function violations(nc: NatsConnection): string[] {

@@ -1,11 +1,11 @@
 import { expect } from "chai";
-import { connectBroker } from "../actors/connect.js";
-import { call } from "../actors/endpoint.js";
-import type { NodeView } from "../actors/presence.js";
-import { subjects } from "../actors/subjects.js";
-import { freePort, portOpen } from "./helpers/ports.js";
-import { TestSystem } from "./helpers/system.js";
-import { pidAlive, waitFor } from "./helpers/wait.js";
+import { connectBroker } from "../actors/runtime/connect.js";
+import { call } from "../actors/runtime/endpoint.js";
+import type { NodeView } from "../wire/presence.js";
+import { subjects } from "../wire/subjects.js";
+import { freePort, portOpen } from "../harness/ports.js";
+import { TestSystem } from "../harness/system.js";
+import { pidAlive, waitFor } from "../harness/wait.js";
 
 describe("chorus command line", function () {
   this.timeout(60_000);

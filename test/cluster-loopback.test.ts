@@ -7,15 +7,15 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import path from "node:path";
-import { audioStreamName } from "../actors/file/protocol.js";
-import type { NodeView } from "../actors/presence.js";
+import { audioStreamName } from "../wire/file.js";
+import type { NodeView } from "../wire/presence.js";
 import { UserSession } from "../client/auth.js";
 import { listNodes } from "../client/registry.js";
 import { findFileNode, play, type Playback } from "../client/stream.js";
-import { pcmOf, writeTone } from "./file-fixtures.js";
-import { LoopbackMachines } from "./helpers/cluster.js";
-import { dropBoundMs } from "./helpers/system.js";
-import { pidAlive, waitFor } from "./helpers/wait.js";
+import { pcmOf, writeTone } from "../harness/fixtures/file.js";
+import { LoopbackMachines } from "../harness/cluster.js";
+import { dropBoundMs } from "../harness/system.js";
+import { pidAlive, waitFor } from "../harness/wait.js";
 
 /** The prime's machine runs one node; the plane's has room for more. */
 const limits = { prime: { maxLoad: 1 }, plane: { maxLoad: 4 } };

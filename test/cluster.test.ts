@@ -7,12 +7,12 @@
 import { expect } from "chai";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import type { NodeView } from "../actors/presence.js";
-import { pcmOf, writeTone } from "./file-fixtures.js";
-import { ThreeMachines } from "./helpers/cluster.js";
-import { netnsUnavailable } from "./helpers/netns.js";
-import { dropBoundMs, type ChorusProcess } from "./helpers/system.js";
-import { waitFor } from "./helpers/wait.js";
+import type { NodeView } from "../wire/presence.js";
+import { pcmOf, writeTone } from "../harness/fixtures/file.js";
+import { ThreeMachines } from "../harness/cluster.js";
+import { netnsUnavailable } from "../harness/netns.js";
+import { dropBoundMs, type ChorusProcess } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
 
 const why = netnsUnavailable();
 const song = "long-song.wav";

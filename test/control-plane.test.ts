@@ -1,10 +1,10 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
-import { call } from "../actors/endpoint.js";
-import type { NodeView } from "../actors/presence.js";
-import { subjects } from "../actors/subjects.js";
-import { dropBoundMs, TestSystem } from "./helpers/system.js";
-import { pidAlive, waitFor } from "./helpers/wait.js";
+import { call } from "../actors/runtime/endpoint.js";
+import type { NodeView } from "../wire/presence.js";
+import { subjects } from "../wire/subjects.js";
+import { dropBoundMs, TestSystem } from "../harness/system.js";
+import { pidAlive, waitFor } from "../harness/wait.js";
 
 describe("control plane (real nats-server, real processes)", function () {
   this.timeout(60_000);

@@ -4,10 +4,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Catalogue } from "../actors/file/catalogue.js";
-import { createLogger } from "../actors/log.js";
+import { createLogger } from "../actors/runtime/log.js";
 import { readWavInfo, trackNumber } from "../actors/file/wav.js";
-import { committedDemoSongs, demoSongs, pcmOf } from "./file-fixtures.js";
-import { repoRoot } from "./helpers/system.js";
+import { committedDemoSongs, demoSongs, pcmOf } from "../harness/fixtures/file.js";
+import { repoRoot } from "../harness/system.js";
 
 const script = path.join(repoRoot, "scripts", "demo-songs.mjs");
 const generate = (...args: string[]): string =>

@@ -3,16 +3,16 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { expect } from "chai";
 import { symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { ChorusConfig } from "../actors/config.js";
-import { call } from "../actors/endpoint.js";
-import { ChorusError } from "../actors/errors.js";
-import { audioStreamName, type Session } from "../actors/file/protocol.js";
-import { subjects } from "../actors/subjects.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import { call } from "../actors/runtime/endpoint.js";
+import { ChorusError } from "../wire/errors.js";
+import { audioStreamName, type Session } from "../wire/file.js";
+import { subjects } from "../wire/subjects.js";
 import { UserSession } from "../client/auth.js";
 import { findFileNode, listSongs, play, type Playback } from "../client/stream.js";
-import { copyDemoMusic, craftWav, writeTone } from "./file-fixtures.js";
-import { TestSystem, type ChorusProcess } from "./helpers/system.js";
-import { waitFor } from "./helpers/wait.js";
+import { copyDemoMusic, craftWav, writeTone } from "../harness/fixtures/file.js";
+import { TestSystem, type ChorusProcess } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
 
 async function failure(p: Promise<unknown>): Promise<ChorusError> {
   const err = await p.then(

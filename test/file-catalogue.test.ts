@@ -3,8 +3,8 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Catalogue, songIdOf } from "../actors/file/catalogue.js";
-import { createLogger } from "../actors/log.js";
-import { copyDemoMusic, toneWav } from "./file-fixtures.js";
+import { createLogger } from "../actors/runtime/log.js";
+import { copyDemoMusic, toneWav } from "../harness/fixtures/file.js";
 
 describe("file nodes: the catalogue (real WAV files)", () => {
   let folder: string;

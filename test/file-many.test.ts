@@ -7,14 +7,14 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import path from "node:path";
-import type { ChorusConfig } from "../actors/config.js";
-import { call } from "../actors/endpoint.js";
-import { subjects } from "../actors/subjects.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import { call } from "../actors/runtime/endpoint.js";
+import { subjects } from "../wire/subjects.js";
 import { UserSession } from "../client/auth.js";
 import { findFileNode, play, type Playback } from "../client/stream.js";
-import { pcmOf, writeTone } from "./file-fixtures.js";
-import { TestSystem } from "./helpers/system.js";
-import { waitFor } from "./helpers/wait.js";
+import { pcmOf, writeTone } from "../harness/fixtures/file.js";
+import { TestSystem } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
 
 /** Short songs in three formats, so the 60 streams together stay small. */
 const songs = [

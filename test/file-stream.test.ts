@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import { rmSync } from "node:fs";
 import path from "node:path";
-import type { ChorusConfig } from "../actors/config.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
 import {
   findFileNode,
   listSongs,
@@ -10,12 +10,12 @@ import {
   type FileNodeRef,
   type Playback,
 } from "../client/stream.js";
-import { call } from "../actors/endpoint.js";
-import { subjects } from "../actors/subjects.js";
+import { call } from "../actors/runtime/endpoint.js";
+import { subjects } from "../wire/subjects.js";
 import { UserSession } from "../client/auth.js";
-import { copyDemoMusic, pcmOf, writeTone } from "./file-fixtures.js";
-import { expiryMs, testTiming, TestSystem } from "./helpers/system.js";
-import { pidAlive, waitFor } from "./helpers/wait.js";
+import { copyDemoMusic, pcmOf, writeTone } from "../harness/fixtures/file.js";
+import { expiryMs, testTiming, TestSystem } from "../harness/system.js";
+import { pidAlive, waitFor } from "../harness/wait.js";
 
 /** Everything the iterator yields, checked to be contiguous. */
 async function collect(playback: Playback, limitBytes = Infinity): Promise<Buffer> {

@@ -6,14 +6,14 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import path from "node:path";
-import type { ChorusConfig } from "../actors/config.js";
-import { encodeJson } from "../actors/endpoint.js";
-import { subjects } from "../actors/subjects.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import { encodeJson } from "../actors/runtime/endpoint.js";
+import { subjects } from "../wire/subjects.js";
 import { UserSession } from "../client/auth.js";
 import { findFileNode, play } from "../client/stream.js";
-import { pcmOf, writeTone } from "./file-fixtures.js";
-import { TestSystem, type ChorusProcess } from "./helpers/system.js";
-import { waitFor } from "./helpers/wait.js";
+import { pcmOf, writeTone } from "../harness/fixtures/file.js";
+import { TestSystem, type ChorusProcess } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
 
 describe("chorus monitor (real process, real system)", function () {
   this.timeout(60_000);

@@ -7,24 +7,24 @@
 import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { createInbox } from "@nats-io/transport-node";
 import { expect } from "chai";
-import type { ChorusConfig } from "../actors/config.js";
-import { call } from "../actors/endpoint.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import { call } from "../actors/runtime/endpoint.js";
 import {
   encodeFrame,
   newHostKeys,
   relayFramesPerHost,
   relayStreamName,
   type RelayHeader,
-} from "../actors/prime/hosts-protocol.js";
-import { subjects } from "../actors/subjects.js";
+} from "../wire/p2p.js";
+import { subjects } from "../wire/subjects.js";
 import { bytesPerSecond } from "../client/audio/format.js";
 import { listHosts, type HostView } from "../client/p2p/hosts.js";
 import { catchUpMs, joinBacklogMs } from "../client/p2p/join.js";
 import type { Player } from "../client/player.js";
-import { expiryMs, type TestSystem } from "./helpers/system.js";
-import { waitFor } from "./helpers/wait.js";
-import { Recorder, startPlayer } from "./p2p-fixtures.js";
-import { formats, startSystem, writeSong, type TestSong } from "./player-fixtures.js";
+import { expiryMs, type TestSystem } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
+import { Recorder, startPlayer } from "../harness/fixtures/p2p.js";
+import { formats, startSystem, writeSong, type TestSong } from "../harness/fixtures/player.js";
 
 /**
  * Host and joiner positions after playing a while: the joiner is its start

@@ -6,14 +6,14 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { ChorusConfig } from "../actors/config.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
 import { NullOutput } from "../client/audio/null.js";
 import type { AudioOutput } from "../client/audio/output.js";
 import { WavOutput } from "../client/audio/wav.js";
 import { findFileSource } from "../client/file-source.js";
 import { Player } from "../client/player.js";
-import type { TestSystem } from "./helpers/system.js";
-import { waitFor } from "./helpers/wait.js";
+import type { TestSystem } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
 import {
   demoUser,
   formats,
@@ -22,7 +22,7 @@ import {
   startSystem,
   writeSong,
   type TestSong,
-} from "./player-fixtures.js";
+} from "../harness/fixtures/player.js";
 
 describe("player client (real system)", function () {
   this.timeout(60_000);

@@ -3,9 +3,9 @@ import { expect } from "chai";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { ChorusConfig } from "../actors/config.js";
-import type { ChorusProcess, TestSystem } from "./helpers/system.js";
-import { waitFor } from "./helpers/wait.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import type { ChorusProcess, TestSystem } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
 import {
   demoUser,
   formats,
@@ -14,7 +14,7 @@ import {
   startSystem,
   writeSong,
   type TestSong,
-} from "./player-fixtures.js";
+} from "../harness/fixtures/player.js";
 
 describe("chorus songs / chorus play (real processes)", function () {
   this.timeout(60_000);

@@ -4,7 +4,7 @@ import { JitterBuffer, type JitterOptions } from "../client/audio/jitter.js";
 import type { AudioSink } from "../client/audio/output.js";
 import { Playback } from "../client/audio/playback.js";
 import type { PcmFormat } from "../client/audio/format.js";
-import { waitFor } from "./helpers/wait.js";
+import { waitFor } from "../harness/wait.js";
 
 // 8 kHz mono 16-bit: 16,000 bytes per second, 16 bytes per millisecond.
 const fmt: PcmFormat = { sampleRate: 8000, channels: 1, bitDepth: 16 };

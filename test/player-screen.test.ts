@@ -1,6 +1,6 @@
 /** The player's screen layout, read as plain text, and its key parsing. */
 import { expect } from "chai";
-import { parseKeys } from "../client/screen/keys.js";
+import { parseKeys } from "../cli/screen/keys.js";
 import {
   clock,
   keyHelp,
@@ -8,7 +8,7 @@ import {
   render,
   stripAnsi,
   type ViewState,
-} from "../client/screen/view.js";
+} from "../cli/screen/view.js";
 
 const plain = stripAnsi;
 

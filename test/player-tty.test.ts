@@ -8,11 +8,11 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { ChorusConfig } from "../actors/config.js";
-import { chorusBin, type TestSystem } from "./helpers/system.js";
-import { Tmux } from "./helpers/tmux.js";
-import { waitFor } from "./helpers/wait.js";
-import { formats, startSystem, writeSong } from "./player-fixtures.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import { chorusBin, type TestSystem } from "../harness/system.js";
+import { Tmux } from "../harness/tmux.js";
+import { waitFor } from "../harness/wait.js";
+import { formats, startSystem, writeSong } from "../harness/fixtures/player.js";
 
 /** The elapsed time shown as "m:ss / m:ss", in seconds. */
 function elapsed(screen: string): number {

@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { settings } from "../actors/config.js";
-import { subjectTableMarkdown } from "../client/commands/subjects.js";
-import { repoRoot } from "./helpers/system.js";
+import { settings } from "../actors/runtime/config.js";
+import { subjectTableMarkdown } from "../cli/commands/subjects.js";
+import { repoRoot } from "../harness/system.js";
 
 const readme = readFileSync(path.join(repoRoot, "README.md"), "utf8");
 

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import type { Presence } from "../actors/presence.js";
+import type { Presence } from "../wire/presence.js";
 import { Registry, type RegistryChange } from "../actors/prime/registry.js";
 
 function beat(id: string, owner = id, overrides: Partial<Presence> = {}): Presence {

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { repoRoot } from "./helpers/system.js";
+import { repoRoot } from "../harness/system.js";
 
 /**
  * The set-up step's nats-server install, run for real with stand-ins for

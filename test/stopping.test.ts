@@ -3,14 +3,14 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import path from "node:path";
-import { call } from "../actors/endpoint.js";
-import type { NodeView } from "../actors/presence.js";
-import { subjects } from "../actors/subjects.js";
-import { copyDemoMusic, writeTone } from "./file-fixtures.js";
-import { freePort, portOpen } from "./helpers/ports.js";
-import { chorusBin, TestSystem, type ChorusProcess } from "./helpers/system.js";
-import { Tmux } from "./helpers/tmux.js";
-import { pidAlive, waitFor } from "./helpers/wait.js";
+import { call } from "../actors/runtime/endpoint.js";
+import type { NodeView } from "../wire/presence.js";
+import { subjects } from "../wire/subjects.js";
+import { copyDemoMusic, writeTone } from "../harness/fixtures/file.js";
+import { freePort, portOpen } from "../harness/ports.js";
+import { chorusBin, TestSystem, type ChorusProcess } from "../harness/system.js";
+import { Tmux } from "../harness/tmux.js";
+import { pidAlive, waitFor } from "../harness/wait.js";
 
 /** What a chorus process must keep, whatever the broker's state (issue: Ctrl-C with the broker gone). */
 const stopBoundMs = 2000;

@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "nod
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createLogger } from "../actors/log.js";
+import { createLogger } from "../actors/runtime/log.js";
 import { Manifest } from "../actors/sync/manifest.js";
 import { conflictName, isSafeName, maxNameBytes, unsafeReason } from "../actors/sync/names.js";
 import { byName, planPulls, planPushes, type NodeFiles } from "../actors/sync/plan.js";
 import { wavStateOf } from "../actors/sync/wav.js";
-import { wavHeader, writeWav } from "./sync-fixtures.js";
+import { wavHeader, writeWav } from "../harness/fixtures/sync.js";
 
 const entry = (name: string, hash = "a".repeat(64)) => ({ name, size: 100, hash });
 

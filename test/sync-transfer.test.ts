@@ -2,13 +2,13 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import { mkdir, open, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { ChorusError } from "../actors/errors.js";
+import { ChorusError } from "../wire/errors.js";
 import { hashFile } from "../actors/sync/manifest.js";
 import { newObjectName, openSyncStore, type SyncStore } from "../actors/sync/store.js";
 import { receiveFile, sendFile, type ReceiveOptions } from "../actors/sync/transfer.js";
-import { TestSystem } from "./helpers/system.js";
-import { waitFor } from "./helpers/wait.js";
-import { listDir, sha256Of, wavHeader, writeWav } from "./sync-fixtures.js";
+import { TestSystem } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
+import { listDir, sha256Of, wavHeader, writeWav } from "../harness/fixtures/sync.js";
 
 /** Transfers in this process against a real nats-server 2.9 and real files. */
 describe("music sync transfers (real nats-server, real files)", function () {

@@ -5,12 +5,12 @@ import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { call } from "../actors/endpoint.js";
-import { subjects } from "../actors/subjects.js";
-import type { SyncStatus } from "../actors/sync/protocol.js";
-import type { ChorusConfig } from "../actors/config.js";
-import { TestSystem, type ChorusProcess } from "./helpers/system.js";
-import { waitFor } from "./helpers/wait.js";
+import { call } from "../actors/runtime/endpoint.js";
+import { subjects } from "../wire/subjects.js";
+import type { SyncStatus } from "../wire/sync.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import { TestSystem, type ChorusProcess } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
 import { newObjectName, openSyncStore, syncStream } from "../actors/sync/store.js";
 import {
   listDir,
@@ -19,7 +19,7 @@ import {
   sha256OrUndefined,
   wavHeader,
   writeWav,
-} from "./sync-fixtures.js";
+} from "../harness/fixtures/sync.js";
 
 const intervalMs = 300;
 

@@ -3,7 +3,7 @@
  * under (NFC, then case-folded), so "Someone", "SOMEONE" and a decomposed
  * "Somé" spelling all find the same user.
  */
-import { ChorusError } from "../errors.js";
+import { ChorusError } from "../../wire/errors.js";
 
 export const maxNameLength = 64;
 

@@ -3,15 +3,15 @@
  * serves login / beat / logout / verify on `chorus.auth.<id>.*`. Its load is
  * its live sessions; it stops itself once it has had none for `idleMs`.
  */
-import type { Actor } from "../actor.js";
-import { actorPasswordOf } from "../identity.js";
-import { subjects } from "../subjects.js";
-import { loginRequestSchema, maxLoginBody, sessionRequestSchema } from "./protocol.js";
+import type { Actor } from "../runtime/actor.js";
+import { actorPasswordOf } from "../runtime/identity.js";
+import { subjects } from "../../wire/subjects.js";
+import { loginRequestSchema, maxLoginBody, sessionRequestSchema } from "../../wire/auth.js";
 import { EventKey } from "./seal.js";
 import { AuthService } from "./service.js";
 import { UserSync } from "./sync.js";
 import { UserStore, usersFile } from "./users.js";
-import { sweepEvery } from "../sweep.js";
+import { sweepEvery } from "../runtime/sweep.js";
 
 export async function startAuthNode(actor: Actor): Promise<void> {
   const store = await UserStore.open(usersFile(actor.config));

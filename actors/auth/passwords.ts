@@ -13,7 +13,7 @@
  */
 import argon2 from "argon2";
 import { cpus } from "node:os";
-import { ChorusError } from "../errors.js";
+import { ChorusError } from "../../wire/errors.js";
 
 export const hashOptions = {
   type: argon2.argon2id,

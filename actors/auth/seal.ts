@@ -15,8 +15,8 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { z } from "zod";
-import { ChorusError } from "../errors.js";
-import { newOkpKeyPair } from "../okp-keys.js";
+import { ChorusError } from "../../wire/errors.js";
+import { newOkpKeyPair } from "../runtime/okp-keys.js";
 
 const b64url = z.string().regex(/^[A-Za-z0-9_-]+$/);
 

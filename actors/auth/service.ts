@@ -3,8 +3,8 @@
  * (one slot of capacity each), keep sessions alive on heartbeats, end them,
  * and tell file nodes whether a session is alive.
  */
-import type { Actor } from "../actor.js";
-import { ChorusError } from "../errors.js";
+import type { Actor } from "../runtime/actor.js";
+import { ChorusError } from "../../wire/errors.js";
 import { checkUserName, userKey } from "./names.js";
 import { HashLimiter, verifyPassword } from "./passwords.js";
 import {
@@ -14,7 +14,7 @@ import {
   type LoginRequest,
   type SessionRequest,
   type VerifyReply,
-} from "./protocol.js";
+} from "../../wire/auth.js";
 import { checkPublicKey, sealTo } from "./seal.js";
 import { SessionTable } from "./sessions.js";
 import { FailureThrottle } from "./throttle.js";

@@ -5,7 +5,7 @@
  * heartbeat.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { ChorusError } from "../errors.js";
+import { ChorusError } from "../../wire/errors.js";
 
 export interface Session {
   id: string;

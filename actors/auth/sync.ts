@@ -19,9 +19,9 @@ import {
   type ConsumerMessages,
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Logger } from "../log.js";
-import { addStream } from "../streams.js";
-import { subjects } from "../subjects.js";
+import type { Logger } from "../runtime/log.js";
+import { addStream } from "../runtime/streams.js";
+import { subjects } from "../../wire/subjects.js";
 import { decodeUserEvent, encodeUserEvent, eventId, usersStream } from "./events.js";
 import type { UserRow } from "./schema.js";
 import type { EventKey } from "./seal.js";

@@ -10,7 +10,7 @@
  * table is bounded (`maxEntries`, oldest dropped first) so random names
  * cannot grow it without end. Counted per auth node.
  */
-import { ChorusError } from "../errors.js";
+import { ChorusError } from "../../wire/errors.js";
 
 export interface ThrottleRule {
   free: number;

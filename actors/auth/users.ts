@@ -7,7 +7,7 @@
  */
 import path from "node:path";
 import { DataSource, type Repository } from "typeorm";
-import type { ChorusConfig } from "../config.js";
+import type { ChorusConfig } from "../runtime/config.js";
 import { migrations, UserEntity, type UserRow } from "./schema.js";
 
 export function usersFile(config: ChorusConfig): string {

@@ -7,8 +7,8 @@
 import { createHash } from "node:crypto";
 import { readdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { ChorusError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { ChorusError } from "../../wire/errors.js";
+import type { Logger } from "../runtime/log.js";
 import { readWavInfo, WavError, type WavInfo } from "./wav.js";
 
 export interface Song {

@@ -35,9 +35,9 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
-import { clusterName } from "../streams.js";
-import { subjects } from "../subjects.js";
-import { audioStreamName, windowChunks } from "./protocol.js";
+import { clusterName } from "../runtime/streams.js";
+import { subjects } from "../../wire/subjects.js";
+import { audioStreamName, windowChunks } from "../../wire/file.js";
 
 /**
  * One machine's audio stream. Deliberately local, never replicated: in a

@@ -9,8 +9,8 @@
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
 import { timingSafeEqual } from "node:crypto";
-import { ChorusError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { ChorusError } from "../../wire/errors.js";
+import type { Logger } from "../runtime/log.js";
 import type { SongFile } from "./catalogue.js";
 import type { AudioJetStream } from "./jetstream.js";
 import type { Publisher, PublishScheduler } from "./scheduler.js";
@@ -23,7 +23,7 @@ import {
   type ControlReply,
   type EndReason,
   type Session,
-} from "./protocol.js";
+} from "../../wire/file.js";
 
 export interface StreamHooks {
   /** Called once when the stream has ended (for any reason). */

@@ -4,7 +4,7 @@
  * Load is its number of live streams; it stops when it has had none for the
  * idle time.
  */
-import type { Actor } from "../actor.js";
+import type { Actor } from "../runtime/actor.js";
 import { FileService } from "./service.js";
 
 export async function startFileNode(actor: Actor): Promise<void> {

@@ -5,9 +5,9 @@
  * stream, and a watcher re-verifies every live stream's session each beat.
  */
 import { randomBytes } from "node:crypto";
-import type { Actor } from "../actor.js";
-import { ChorusError } from "../errors.js";
-import { subjects } from "../subjects.js";
+import type { Actor } from "../runtime/actor.js";
+import { ChorusError } from "../../wire/errors.js";
+import { subjects } from "../../wire/subjects.js";
 import { Catalogue, type Song } from "./catalogue.js";
 import { AudioJetStream } from "./jetstream.js";
 import { ListenerStream } from "./listener-stream.js";
@@ -21,7 +21,7 @@ import {
   type EndReason,
   type PlayReply,
   type PlayRequest,
-} from "./protocol.js";
+} from "../../wire/file.js";
 import { PublishScheduler } from "./scheduler.js";
 import { SessionWatch } from "./session-watch.js";
 

@@ -6,12 +6,12 @@
  * streams at once; an auth node that does not answer for `missedBeats`
  * beats in a row counts as gone.
  */
-import type { Actor } from "../actor.js";
-import { call } from "../endpoint.js";
-import { ChorusError } from "../errors.js";
-import { subjects } from "../subjects.js";
+import type { Actor } from "../runtime/actor.js";
+import { call } from "../runtime/endpoint.js";
+import { ChorusError } from "../../wire/errors.js";
+import { subjects } from "../../wire/subjects.js";
 import type { ListenerStream } from "./listener-stream.js";
-import type { Session } from "./protocol.js";
+import type { Session } from "../../wire/file.js";
 
 /** Errors after which a session is certainly dead (not just slow to answer). */
 const deadCodes = new Set(["UNAUTHORIZED", "UNAVAILABLE", "NOT_FOUND", "FORBIDDEN", "BAD_REQUEST"]);

@@ -4,8 +4,8 @@
  * reports its load (all in the shared ControlNode), and answers the prime's music
  * sync requests for its folder (actors/sync).
  */
-import type { ChorusConfig } from "../config.js";
-import { ControlNode } from "../control.js";
+import type { ChorusConfig } from "../runtime/config.js";
+import { ControlNode } from "../control/control.js";
 import { startPlaneSync } from "../sync/index.js";
 
 export class Plane {

@@ -19,11 +19,11 @@ import { nanos } from "@nats-io/transport-node";
 import type { KeyObject } from "node:crypto";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import type { Actor } from "../actor.js";
-import { call } from "../endpoint.js";
-import { ChorusError } from "../errors.js";
-import type { Session } from "../file/protocol.js";
-import { subjects } from "../subjects.js";
+import type { Actor } from "../runtime/actor.js";
+import { call } from "../runtime/endpoint.js";
+import { ChorusError } from "../../wire/errors.js";
+import type { Session } from "../../wire/file.js";
+import { subjects } from "../../wire/subjects.js";
 import {
   decodeFrame,
   defaultBacklogMs,
@@ -39,8 +39,8 @@ import {
   type HostView,
   type JoinReply,
   type JoinRequest,
-} from "./hosts-protocol.js";
-import { afterPendingInput } from "../sweep.js";
+} from "../../wire/p2p.js";
+import { afterPendingInput } from "../runtime/sweep.js";
 
 export const relayStreamConfig: Partial<StreamConfig> & { name: string } = {
   name: relayStreamName,

@@ -1,5 +1,5 @@
 /** Where a new node goes, and which node a client is sent to. */
-import type { Presence } from "../presence.js";
+import type { Presence } from "../../wire/presence.js";
 
 /** Planes with room, the one with the most room first. */
 export function planesByRoom(planes: Presence[]): Presence[] {

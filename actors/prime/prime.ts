@@ -4,18 +4,18 @@
  * machine while under `maxLoad`, else on the plane with the most room.
  */
 import { z } from "zod";
-import { safeJson } from "../actor.js";
-import type { ChorusConfig } from "../config.js";
-import { ControlNode } from "../control.js";
-import { call } from "../endpoint.js";
-import { ChorusError } from "../errors.js";
-import { presenceSchema, type NodeView, type Presence } from "../presence.js";
-import { spawnableKinds, subjects, type SpawnableKind } from "../subjects.js";
+import { safeJson } from "../runtime/actor.js";
+import type { ChorusConfig } from "../runtime/config.js";
+import { ControlNode } from "../control/control.js";
+import { call } from "../runtime/endpoint.js";
+import { ChorusError } from "../../wire/errors.js";
+import { presenceSchema, type NodeView, type Presence } from "../../wire/presence.js";
+import { spawnableKinds, subjects, type SpawnableKind } from "../../wire/subjects.js";
 import { assignOrder, planesByRoom } from "./placement.js";
 import { startPrimeSync } from "../sync/index.js";
 import { HostTable } from "./hosts.js";
 import { Registry } from "./registry.js";
-import { sweepEvery as sweepTimer } from "../sweep.js";
+import { sweepEvery as sweepTimer } from "../runtime/sweep.js";
 
 const kindRequest = z.object({ kind: z.enum(spawnableKinds) });
 /** The registry is paged: one reply must stay under the broker's max_payload. */

@@ -4,7 +4,7 @@
  * owns goes with it — matched by owner id, never by host or IP — and their
  * late beats are ignored until that control node itself beats again.
  */
-import type { NodeView, Presence } from "../presence.js";
+import type { NodeView, Presence } from "../../wire/presence.js";
 
 interface Entry {
   presence: Presence;

@@ -6,10 +6,10 @@
  */
 import { mkdir, readdir, unlink } from "node:fs/promises";
 import path from "node:path";
-import type { ControlNode } from "../control.js";
-import { ChorusError } from "../errors.js";
-import type { Logger } from "../log.js";
-import { subjects } from "../subjects.js";
+import type { ControlNode } from "../control/control.js";
+import { ChorusError } from "../../wire/errors.js";
+import type { Logger } from "../runtime/log.js";
+import { subjects } from "../../wire/subjects.js";
 import { Manifest, type ManifestEntry } from "./manifest.js";
 import { isTempName, tempPrefix } from "./names.js";
 import {
@@ -20,7 +20,7 @@ import {
   type FetchRequest,
   type ManifestPage,
   type ReceiveRequest,
-} from "./protocol.js";
+} from "../../wire/sync.js";
 import { openSyncStore, type SyncStore } from "./store.js";
 import { receiveFile, sendFile, type Received } from "./transfer.js";
 

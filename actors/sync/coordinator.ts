@@ -5,11 +5,11 @@
  * one at a time, each through its own object in the bucket, removed when the
  * transfer ends. A failed transfer is logged and tried again next round.
  */
-import { call } from "../endpoint.js";
-import { ChorusError } from "../errors.js";
+import { call } from "../runtime/endpoint.js";
+import { ChorusError } from "../../wire/errors.js";
 import type { Prime } from "../prime/prime.js";
 import type { Registry } from "../prime/registry.js";
-import { subjects } from "../subjects.js";
+import { subjects } from "../../wire/subjects.js";
 import type { SyncAgent } from "./agent.js";
 import type { ManifestEntry } from "./manifest.js";
 import { byName, planPulls, planPushes, type Move, type NodeFiles } from "./plan.js";
@@ -19,7 +19,7 @@ import {
   type SyncNodeStatus,
   type SyncStatus,
   type TransferView,
-} from "./protocol.js";
+} from "../../wire/sync.js";
 import { newObjectName } from "./store.js";
 
 interface View extends NodeFiles {

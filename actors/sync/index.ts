@@ -2,7 +2,7 @@
  * Music sync between control nodes. Every control node runs a SyncAgent for
  * its own folder; the prime also runs the SyncCoordinator that reconciles.
  */
-import type { ControlNode } from "../control.js";
+import type { ControlNode } from "../control/control.js";
 import type { Prime } from "../prime/prime.js";
 import { SyncAgent } from "./agent.js";
 import { SyncCoordinator } from "./coordinator.js";

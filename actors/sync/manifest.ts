@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { lstat, mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
-import type { Logger } from "../log.js";
+import type { Logger } from "../runtime/log.js";
 import { isTempName, unsafeReason } from "./names.js";
 import { wavStateOfFile, type WavState } from "./wav.js";
 

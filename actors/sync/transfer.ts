@@ -10,7 +10,7 @@ import { createReadStream } from "node:fs";
 import { link, lstat, open, rename, statfs, unlink } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { ChorusError } from "../errors.js";
+import { ChorusError } from "../../wire/errors.js";
 import type { ManifestEntry } from "./manifest.js";
 import { hashFile } from "./manifest.js";
 import { conflictName, tempPrefix, tempSuffix } from "./names.js";

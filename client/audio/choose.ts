@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { ChorusError } from "../../actors/errors.js";
+import { ChorusError } from "../../wire/errors.js";
 import { NullOutput } from "./null.js";
 import type { AudioOutput } from "./output.js";
 import { probeSpeaker, SpeakerOutput } from "./speaker.js";

@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import type { Writable } from "node:stream";
-import { ChorusError } from "../../actors/errors.js";
+import { ChorusError } from "../../wire/errors.js";
 import type { PcmFormat } from "./format.js";
 import type { AudioOutput, AudioSink } from "./output.js";
 

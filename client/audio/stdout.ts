@@ -3,7 +3,7 @@
  * stderr (with the matching aplay flags), since raw PCM carries no header.
  */
 import type { Writable } from "node:stream";
-import { ChorusError } from "../../actors/errors.js";
+import { ChorusError } from "../../wire/errors.js";
 import { aplayArgs, describeFormat, type PcmFormat } from "./format.js";
 import type { AudioOutput, AudioSink } from "./output.js";
 

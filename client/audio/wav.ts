@@ -7,7 +7,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { open as openFile, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import wavefile from "wavefile";
-import { ChorusError } from "../../actors/errors.js";
+import { ChorusError } from "../../wire/errors.js";
 import type { PcmFormat } from "./format.js";
 import type { AudioOutput, AudioSink } from "./output.js";
 

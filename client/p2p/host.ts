@@ -7,8 +7,8 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { randomBytes } from "node:crypto";
-import type { ChorusConfig } from "../../actors/config.js";
-import { call } from "../../actors/endpoint.js";
+import type { ChorusConfig } from "../../actors/runtime/config.js";
+import { call } from "../../actors/runtime/endpoint.js";
 import {
   encodeFrame,
   newHostKeys,
@@ -16,8 +16,8 @@ import {
   type HostPresence,
   type RelayHeader,
   type RelayState,
-} from "../../actors/prime/hosts-protocol.js";
-import { subjects } from "../../actors/subjects.js";
+} from "../../wire/p2p.js";
+import { subjects } from "../../wire/subjects.js";
 import { bytesToSeconds } from "../audio/format.js";
 import type { NowSong, PlayerEvent } from "../player.js";
 

@@ -1,8 +1,8 @@
 /** Asking the prime which P2P hosts are playing now. */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { call } from "../../actors/endpoint.js";
-import type { HostView } from "../../actors/prime/hosts-protocol.js";
-import { subjects } from "../../actors/subjects.js";
+import { call } from "../../actors/runtime/endpoint.js";
+import type { HostView } from "../../wire/p2p.js";
+import { subjects } from "../../wire/subjects.js";
 
 export type { HostView };
 

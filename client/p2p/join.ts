@@ -15,17 +15,17 @@ import {
   type Subscription,
 } from "@nats-io/transport-node";
 import { randomBytes, type KeyObject } from "node:crypto";
-import type { ChorusConfig } from "../../actors/config.js";
-import { call } from "../../actors/endpoint.js";
-import { ChorusError } from "../../actors/errors.js";
+import type { ChorusConfig } from "../../actors/runtime/config.js";
+import { call } from "../../actors/runtime/endpoint.js";
+import { ChorusError } from "../../wire/errors.js";
 import {
   decodeFrame,
   publicKeyOf,
   readPresence,
   type JoinReply,
   type RelayHeader,
-} from "../../actors/prime/hosts-protocol.js";
-import { subjects } from "../../actors/subjects.js";
+} from "../../wire/p2p.js";
+import { subjects } from "../../wire/subjects.js";
 import { bytesPerSecond, frameBytes, type PcmFormat } from "../audio/format.js";
 import type { UserSession } from "../auth.js";
 import type { OpenedStream, SongInfo, Source, StreamHandlers, StreamPoint } from "../source.js";

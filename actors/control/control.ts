@@ -1,0 +1,91 @@
+/**
+ * What the prime and every plane share: a control node that runs actors on
+ * its own machine, at most `maxLoad` of them, and stops them when it stops.
+ */
+import type { ChildProcess } from "node:child_process";
+import { z } from "zod";
+import { Actor } from "../runtime/actor.js";
+import { checkListenerRole } from "../runtime/broker-check.js";
+import type { ChorusConfig } from "../runtime/config.js";
+import { ChorusError } from "../../wire/errors.js";
+import type { Presence } from "../../wire/presence.js";
+import { spawnActor } from "./spawn.js";
+import { spawnableKinds, subjects, type SpawnableKind } from "../../wire/subjects.js";
+
+/** A stopping child gets this long before SIGKILL (inside the 2 s every chorus process has). */
+const childStopGraceMs = 900;
+
+export const spawnRequestSchema = z.object({ kind: z.enum(spawnableKinds) });
+
+export class ControlNode {
+  readonly actor: Actor;
+  private readonly children = new Map<string, ChildProcess>();
+  private pending = 0;
+
+  constructor(config: ChorusConfig, kind: "prime" | "plane") {
+    this.actor = new Actor({ config, kind, capacity: config.maxLoad });
+    this.actor.setLoad(() => this.children.size + this.pending);
+  }
+
+  async start(): Promise<void> {
+    await this.actor.start();
+    // Nodes trust the broker's permissions: a control node starts only where listeners are kept in.
+    await checkListenerRole(this.actor.config);
+    this.actor.serve(subjects.controlSpawn(this.actor.id), spawnRequestSchema, (req) =>
+      this.spawnLocal(req.kind),
+    );
+    this.actor.onStop(() => this.stopChildren());
+  }
+
+  hasRoom(): boolean {
+    return this.actor.load() < this.actor.capacity;
+  }
+
+  /** Spawn on this machine; NO_ROOM when `maxLoad` actors already run here. */
+  async spawnLocal(kind: SpawnableKind): Promise<Presence> {
+    if (this.actor.isStopping()) throw new ChorusError("UNAVAILABLE", "control node is stopping");
+    if (!this.hasRoom()) {
+      throw new ChorusError(
+        "NO_ROOM",
+        `${this.actor.id} already runs ${this.actor.capacity} nodes`,
+      );
+    }
+    this.pending++;
+    try {
+      const { presence, child } = await spawnActor(
+        this.actor.nc,
+        this.actor.config,
+        kind,
+        this.actor.id,
+      );
+      this.children.set(presence.id, child);
+      child.once("exit", (code, signal) => {
+        this.children.delete(presence.id);
+        this.actor.log.info("node exited", { id: presence.id, code, signal });
+        this.actor.beat();
+      });
+      this.actor.log.info("spawned", { id: presence.id, kind, pid: presence.pid });
+      return presence;
+    } finally {
+      this.pending--;
+      this.actor.beat();
+    }
+  }
+
+  /** SIGTERM every child, SIGKILL those still running after a grace period. */
+  private async stopChildren(): Promise<void> {
+    const exits = [...this.children.values()].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const kill = setTimeout(() => child.kill("SIGKILL"), childStopGraceMs);
+          child.once("exit", () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          child.kill("SIGTERM");
+        }),
+    );
+    await Promise.all(exits);
+  }
+}

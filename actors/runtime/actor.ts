@@ -1,0 +1,290 @@
+/**
+ * The actor runtime every node uses: identity, broker connection, presence
+ * beats, request-reply endpoints, capacity claims, idle shutdown, watching
+ * its owner, and a graceful stop.
+ */
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import type { ChorusConfig } from "./config.js";
+import { checkServerInfo } from "./broker-check.js";
+import { connectBroker } from "./connect.js";
+import { serve, encodeJson, type EndpointOptions, type Handler } from "./endpoint.js";
+import { ChorusError } from "../../wire/errors.js";
+import { hostIdOf, newId } from "./identity.js";
+import { createLogger, type Logger } from "./log.js";
+import { settlesWithin } from "./shutdown.js";
+import { sweepEvery } from "./sweep.js";
+import { presenceSchema, type Presence } from "../../wire/presence.js";
+import { subjects, type NodeKind } from "../../wire/subjects.js";
+
+export interface ActorOptions {
+  config: ChorusConfig;
+  kind: NodeKind;
+  id?: string;
+  /** Owning control node; a control node owns itself. */
+  owner?: string;
+  capacity: number;
+}
+
+/** How long a stopping actor waits for its stop hooks, then for the broker to take its last messages. */
+export const stopHooksMs = 1000;
+const drainMs = 200;
+
+/** How long a claimed slot is held for a client that has not arrived yet. */
+export const claimTtlMs = 5000;
+
+export class Actor {
+  readonly config: ChorusConfig;
+  readonly kind: NodeKind;
+  readonly id: string;
+  readonly owner: string;
+  readonly host: string;
+  readonly log: Logger;
+  readonly startedAt = Date.now();
+  capacity: number;
+
+  private connection?: NatsConnection;
+  private beatTimer?: NodeJS.Timeout;
+  private readonly claims = new Map<string, number>();
+  private loadOf: () => number = () => 0;
+  private readonly stopHooks: Array<() => Promise<void> | void> = [];
+  private readonly stopped: Promise<string>;
+  private resolveStopped!: (reason: string) => void;
+  private stopping = false;
+
+  constructor(options: ActorOptions) {
+    this.config = options.config;
+    this.kind = options.kind;
+    this.id = options.id ?? newId(options.kind);
+    this.owner = options.owner ?? this.id;
+    this.host = hostIdOf(options.config);
+    this.capacity = options.capacity;
+    this.log = createLogger(`${this.kind}/${this.id}`);
+    this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+  }
+
+  get nc(): NatsConnection {
+    if (!this.connection) throw new Error("actor not started");
+    return this.connection;
+  }
+
+  /**
+   * Connect and serve the claim endpoint. The node stays invisible until
+   * `announce()`: its kind serves its own endpoints first, so nobody is sent
+   * to a node that cannot answer yet.
+   */
+  async start(): Promise<void> {
+    this.connection = await connectBroker(
+      this.config,
+      "actor",
+      `${this.kind}/${this.id}`,
+      this.log,
+    );
+    try {
+      checkServerInfo(this.connection, this.config);
+    } catch (err) {
+      await this.connection.close();
+      throw err;
+    }
+    this.serve(subjects.nodeClaim(this.id), z.object({}), () => this.claim());
+    void this.republishOnReconnect();
+  }
+
+  /** Make sure every subscription reached the broker, then start beating. */
+  async announce(): Promise<void> {
+    await this.nc.flush();
+    this.beat();
+    this.beatTimer = setInterval(() => this.beat(), this.config.heartbeatMs);
+    this.log.info("started", { owner: this.owner, host: this.host, pid: process.pid });
+  }
+
+  /** The node's load is what `load` returns plus slots claimed but not yet used. */
+  setLoad(load: () => number): void {
+    this.loadOf = load;
+  }
+
+  load(): number {
+    this.expireClaims();
+    return this.loadOf() + this.claims.size;
+  }
+
+  serve<S extends z.ZodType, Res>(
+    subject: string,
+    schema: S,
+    handler: Handler<z.infer<S>, Res>,
+    options?: EndpointOptions,
+  ): Subscription {
+    return serve(this.nc, subject, schema, handler, this.log, options);
+  }
+
+  /** Reserve one slot for a client the prime is sending here. */
+  claim(): { claim: string } {
+    if (this.stopping) throw new ChorusError("UNAVAILABLE", "node is stopping");
+    if (this.load() >= this.capacity) throw new ChorusError("NO_ROOM", "node is full");
+    const claim = randomBytes(12).toString("base64url");
+    this.claims.set(claim, Date.now() + claimTtlMs);
+    this.beat();
+    return { claim };
+  }
+
+  /** Turn a claim into real load; false when it is unknown or expired. */
+  consumeClaim(claim: string | undefined): boolean {
+    this.expireClaims();
+    return claim !== undefined && this.claims.delete(claim);
+  }
+
+  private expireClaims(): void {
+    const now = Date.now();
+    for (const [claim, until] of this.claims) if (until < now) this.claims.delete(claim);
+  }
+
+  presence(status: Presence["status"] = "up"): Presence {
+    return {
+      id: this.id,
+      kind: this.kind,
+      owner: this.owner,
+      host: this.host,
+      load: this.load(),
+      capacity: this.capacity,
+      intervalMs: this.config.heartbeatMs,
+      status,
+      startedAt: this.startedAt,
+      pid: process.pid,
+    };
+  }
+
+  /** Publish presence now (also used right after load changes). */
+  beat(status: Presence["status"] = "up"): void {
+    if (!this.connection || this.connection.isClosed()) return;
+    if (this.stopping && status === "up") return;
+    try {
+      this.connection.publish(
+        subjects.presence(this.kind, this.id),
+        encodeJson(this.presence(status)),
+      );
+    } catch (err) {
+      this.log.warn("cannot publish presence", { error: String(err) });
+    }
+  }
+
+  private async republishOnReconnect(): Promise<void> {
+    for await (const s of this.nc.status()) if (s.type === "reconnect") this.beat();
+  }
+
+  /**
+   * Stop when the node has had no load for `idleMs`. Checked on every beat,
+   * so the node stops within one beat of the idle time.
+   */
+  enableIdleShutdown(idleMs = this.config.idleMs): void {
+    let idleSince = Date.now();
+    const timer = setInterval(
+      () => {
+        if (this.load() > 0) {
+          idleSince = Date.now();
+        } else if (Date.now() - idleSince >= idleMs) {
+          void this.stop("idle");
+        }
+      },
+      Math.min(this.config.heartbeatMs, idleMs),
+    );
+    this.onStop(() => clearInterval(timer));
+  }
+
+  /**
+   * Stop when the owning control node disappears: its presence stops for
+   * `missedBeats` beats, or (for a child process) the IPC channel closes.
+   */
+  watchOwner(): void {
+    if (this.owner === this.id) return;
+    let lastSeen = Date.now();
+    let ownerInterval = this.config.heartbeatMs;
+    const sub = this.nc.subscribe(subjects.presenceOf(this.owner), {
+      callback: (err, msg) => {
+        if (err) return;
+        const parsed = presenceSchema.safeParse(safeJson(msg.data));
+        if (!parsed.success) return;
+        if (parsed.data.status === "stopping") {
+          void this.stop("owner stopped");
+          return;
+        }
+        lastSeen = Date.now();
+        ownerInterval = parsed.data.intervalMs;
+      },
+    });
+    // Checked after waiting input is read: after our own stall the owner's beats are still unread.
+    const stopWatching = sweepEvery(this.config.heartbeatMs, () => {
+      if (Date.now() - lastSeen > this.config.missedBeats * ownerInterval) {
+        void this.stop("owner gone");
+      }
+    });
+    const onDisconnect = (): void => void this.stop("owner process gone");
+    process.once("disconnect", onDisconnect);
+    this.onStop(() => {
+      stopWatching();
+      sub.unsubscribe();
+      process.off("disconnect", onDisconnect);
+    });
+  }
+
+  onStop(hook: () => Promise<void> | void): void {
+    this.stopHooks.push(hook);
+  }
+
+  /** Resolves with the reason once the actor has stopped. */
+  whenStopped(): Promise<string> {
+    return this.stopped;
+  }
+
+  isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** Say goodbye (so the prime drops us at once), run hooks, drain. Idempotent. */
+  async stop(reason: string): Promise<void> {
+    if (this.stopping) return this.stopped.then(() => undefined);
+    this.beat("stopping");
+    this.stopping = true;
+    this.log.info("stopping", { reason });
+    clearInterval(this.beatTimer);
+    // With the broker gone a hook or the drain can wait forever: both are
+    // bounded, so the process stops within its deadline (actors/shutdown.ts).
+    // Hooks past the deadline are still started (children still get their
+    // SIGTERM), just not waited for.
+    const deadline = Date.now() + stopHooksMs;
+    let late = false;
+    for (const hook of this.stopHooks.reverse()) {
+      const run = Promise.resolve()
+        .then(hook)
+        .catch((err: unknown) => this.log.warn("stop hook failed", { error: String(err) }));
+      const left = deadline - Date.now();
+      if (late || left <= 0 || !(await settlesWithin(run, left))) late = true;
+    }
+    if (late) this.log.warn("stopping without waiting any longer", { waitedMs: stopHooksMs });
+    const nc = this.connection;
+    if (nc && !nc.isClosed()) {
+      const drained = nc.drain().catch((err: unknown) => {
+        this.log.debug("drain failed", { error: String(err) });
+      });
+      await settlesWithin(drained, drainMs);
+      // A drain refused while reconnecting leaves the connection trying forever: close it.
+      if (!nc.isClosed()) await settlesWithin(nc.close(), drainMs);
+    }
+    this.resolveStopped(reason);
+  }
+
+  /** SIGINT/SIGTERM stop the actor gracefully. */
+  stopOnSignals(): void {
+    const onSignal = (signal: NodeJS.Signals): void => void this.stop(signal);
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+  }
+}
+
+export function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+}

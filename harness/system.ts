@@ -1,0 +1,216 @@
+/**
+ * A real Chorus system for tests: a nats-server on a free port with a
+ * temporary store and data folder, and `chorus` processes started from the
+ * built binary. Everything started is stopped (by PID) in `cleanup()`, which
+ * test files call from an `afterEach`/`after` hook so it runs on failure too.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaultConfig, settings, type ChorusConfig } from "../actors/runtime/config.js";
+import { connectBroker, type BrokerRole } from "../actors/runtime/connect.js";
+import { listNodes } from "../client/registry.js";
+import type { NodeView } from "../wire/presence.js";
+import { startBroker, type Broker } from "../broker/server.js";
+import { pidAlive, waitFor } from "./wait.js";
+
+export const chorusBin = fileURLToPath(new URL("../../bin/chorus.js", import.meta.url));
+export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+/**
+ * Test timing: beats fast enough that drops take about a second and a half,
+ * slow enough that a process stalled for a second (a loaded 2-core CI box,
+ * an argon2 flood, a dozen players in the test process) is not dropped.
+ * Bounds in tests come from these numbers (`expiryMs`, `dropBoundMs`), never
+ * from literals.
+ */
+export const testTiming = { heartbeatMs: 300, missedBeats: 5, idleMs: 60_000 };
+
+type Timing = Pick<ChorusConfig, "heartbeatMs" | "missedBeats">;
+
+/** How long a silent node or session lives: `missedBeats` beats. */
+export function expiryMs(timing: Timing = testTiming): number {
+  return timing.heartbeatMs * timing.missedBeats;
+}
+
+/**
+ * The latest a silent node (or session) may be dropped after it fell
+ * silent: its expiry, plus one beat (its last beat may be that old when it
+ * stops, and sweeps run on the beat), plus three beats of slack for a loaded
+ * machine. A drop that took 10 beats still fails.
+ */
+export function dropBoundMs(timing: Timing = testTiming): number {
+  return timing.heartbeatMs * (timing.missedBeats + 4);
+}
+
+export interface ChorusProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export class TestSystem {
+  readonly root = mkdtempSync(path.join(tmpdir(), "chorus-test-"));
+  broker?: Broker;
+  private readonly processes: ChorusProcess[] = [];
+  private readonly connections: NatsConnection[] = [];
+  private readonly extraPids = new Set<number>();
+
+  /** A config whose data folder lives under this system's temporary root. */
+  config(name = "prime", overrides: Partial<ChorusConfig> = {}): ChorusConfig {
+    return {
+      ...defaultConfig,
+      ...testTiming,
+      nats: this.broker?.url ?? defaultConfig.nats,
+      data: path.join(this.root, name),
+      music: path.join(this.root, name, "music"),
+      actorPassword: "test-actor-secret",
+      ...overrides,
+    };
+  }
+
+  async startBroker(port = -1): Promise<Broker> {
+    this.broker = await startBroker({
+      config: this.config("broker"),
+      port,
+      monitorPort: -1,
+      storeDir: path.join(this.root, "broker-store"),
+    });
+    return this.broker;
+  }
+
+  async stopBroker(): Promise<void> {
+    await this.broker?.stop();
+  }
+
+  async connect(role: BrokerRole = "actor"): Promise<NatsConnection> {
+    const nc = await connectBroker(this.config(), role, `test-${role}`);
+    this.connections.push(nc);
+    return nc;
+  }
+
+  /** Environment that makes a `chorus` process use this system's config. */
+  env(config: ChorusConfig): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const { key, env: name } of settings) {
+      const value = config[key];
+      if (value === undefined) delete env[name];
+      else env[name] = Array.isArray(value) ? value.join(",") : String(value);
+    }
+    return env;
+  }
+
+  /** Run `chorus ARGS` (or another node `program`) as a real process, inside a network namespace with `prefix`. */
+  run(
+    args: string[],
+    config: ChorusConfig,
+    extraEnv: NodeJS.ProcessEnv = {},
+    prefix: string[] = [],
+    program: string = chorusBin,
+  ): ChorusProcess {
+    const [cmd, ...cmdArgs] = [...prefix, process.execPath, program, ...args] as [
+      string,
+      ...string[],
+    ];
+    const child = spawn(cmd, cmdArgs, {
+      env: { ...this.env(config), ...extraEnv },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | string>((resolve) =>
+      child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)),
+    );
+    const proc: ChorusProcess = {
+      child,
+      output: () => out,
+      exited,
+      stop: async (signal = "SIGTERM") => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        return exited;
+      },
+    };
+    this.processes.push(proc);
+    return proc;
+  }
+
+  /** Start a control node (`chorus prime` or `chorus plane`) and wait until the prime lists it. */
+  async startControl(
+    kind: "prime" | "plane",
+    config: ChorusConfig,
+  ): Promise<{ proc: ChorusProcess; id: string }> {
+    const nc = await this.connect();
+    const before = new Set((await this.nodesOrEmpty(nc)).map((n) => n.id));
+    const proc = this.run([kind], config);
+    const id = await waitFor(async () => {
+      if (proc.child.exitCode !== null) throw new Error(`${kind} exited: ${proc.output()}`);
+      if (kind === "prime") {
+        const list = await this.nodesOrEmpty(nc);
+        return list.find((n) => n.kind === "prime" && n.ageMs < 60_000)?.id;
+      }
+      return (await this.nodesOrEmpty(nc)).find((n) => n.kind === kind && !before.has(n.id))?.id;
+    }, `${kind} to join`);
+    return { proc, id };
+  }
+
+  async nodes(nc: NatsConnection): Promise<NodeView[]> {
+    return listNodes(nc, 2000);
+  }
+
+  private async nodesOrEmpty(nc: NatsConnection): Promise<NodeView[]> {
+    try {
+      return await this.nodes(nc);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Remember a PID (a spawned node) so cleanup kills it if it outlives its owner. */
+  track(pid: number): void {
+    this.extraPids.add(pid);
+  }
+
+  /** Everything the `chorus` processes printed, for a failed test's report. */
+  outputs(): string {
+    return this.processes
+      .map((p) => `--- ${p.child.spawnargs.slice(-8).join(" ")}\n${p.output()}`)
+      .join("\n");
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.connections.splice(0).map((nc) => nc.close().catch(() => undefined)));
+    // Ask first, so `chorus up`/`plane` stop the brokers and nodes they started;
+    // then make sure, by PID and by our own temporary root.
+    await Promise.all(this.processes.splice(0).map((p) => stopWithin(p, 5000)));
+    for (const pid of this.extraPids) if (pidAlive(pid)) process.kill(pid, "SIGKILL");
+    await this.stopBroker();
+    killStartedUnder(this.root);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+async function stopWithin(p: ChorusProcess, ms: number): Promise<void> {
+  const timer = setTimeout(() => p.child.kill("SIGKILL"), ms);
+  await p.stop("SIGTERM");
+  clearTimeout(timer);
+}
+
+/** SIGKILL any process whose command line names `root` (brokers and nodes of this test only). */
+function killStartedUnder(root: string): void {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      if (cmdline.includes(root) && Number(entry) !== process.pid)
+        process.kill(Number(entry), "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+}
