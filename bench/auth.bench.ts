@@ -7,10 +7,12 @@
  * One prime on a real nats-server; auth nodes get authCapacity 60 here so the
  * 50-user run measures logging in, not spawning 25 processes.
  */
+import { at } from "../wire/contract.js";
+import { authBeat, authVerify } from "../wire/auth.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { cpus, loadavg } from "node:os";
-import { call, encodeJson } from "../actors/runtime/endpoint.js";
-import { subjects } from "../wire/subjects.js";
+import { call } from "../actors/runtime/endpoint.js";
+import { encodeJson } from "../wire/codec.js";
 import { hashOptions, hashPassword, verifyPassword } from "../actors/auth/passwords.js";
 import { UserSession } from "../client/auth.js";
 import { TestSystem } from "../harness/system.js";
@@ -74,7 +76,7 @@ async function loginLoop(
 
 async function verifyLoop(nc: NatsConnection, session: UserSession): Promise<number[]> {
   const times: number[] = [];
-  const subject = subjects.authVerify(session.authNode);
+  const subject = at(authVerify, session.authNode);
   for (let i = 0; i < 2000; i++) {
     const t = process.hrtime.bigint();
     await call(nc, subject, session.credentials());
@@ -97,7 +99,7 @@ async function beatFlood(
     Array.from({ length: window }, async (_, w) => {
       for (let i = w; Date.now() < deadline; i += window) {
         const s = sessions[i % sessions.length] as UserSession;
-        await nc.request(subjects.authBeat(s.authNode), encodeJson(s.credentials()), {
+        await nc.request(at(authBeat, s.authNode).subject, encodeJson(s.credentials()), {
           timeout: 5000,
         });
         answered++;

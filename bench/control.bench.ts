@@ -4,10 +4,13 @@
  * before its CPU saturates — against a raw NATS request-reply round trip
  * measured in the same run.
  */
+import { at } from "../wire/contract.js";
+import { primeNodes, primeSpawn } from "../wire/prime.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { readFileSync } from "node:fs";
-import { call, encodeJson } from "../actors/runtime/endpoint.js";
-import type { NodeView, Presence } from "../wire/presence.js";
+import { call } from "../actors/runtime/endpoint.js";
+import { encodeJson } from "../wire/codec.js";
+import type { Presence } from "../wire/presence.js";
 import { subjects } from "../wire/subjects.js";
 import { listNodes } from "../client/registry.js";
 import { TestSystem } from "../harness/system.js";
@@ -42,12 +45,7 @@ async function spawnToReady(sys: TestSystem, nc: NatsConnection, count: number):
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     const t = process.hrtime.bigint();
-    const node = await call<NodeView>(
-      nc,
-      subjects.primeSpawn,
-      { kind: i % 2 ? "file" : "auth" },
-      20_000,
-    );
+    const node = await call(nc, at(primeSpawn), { kind: i % 2 ? "file" : "auth" }, 20_000);
     times.push(elapsedMs(t));
     sys.track(node.pid);
   }
@@ -76,7 +74,7 @@ async function presenceToRegistry(nc: NatsConnection, ownerId: string): Promise<
     const t = process.hrtime.bigint();
     nc.publish(subjects.presence("auth", id), encodeJson(synthetic(id, ownerId)));
     // Same connection: the prime sees the beat before this request.
-    const page = await call<NodeView[]>(nc, subjects.primeNodes, {});
+    const page = await call(nc, at(primeNodes), {});
     if (page.some((n) => n.id === id)) times.push(elapsedMs(t));
   }
   return times;

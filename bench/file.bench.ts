@@ -29,7 +29,7 @@ import {
 import { createInbox, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import type { Session } from "../wire/file.js";
+import type { Session } from "../wire/session.js";
 import { ChorusError } from "../wire/errors.js";
 import { UserSession } from "../client/auth.js";
 import { findFileNode, play, type Playback } from "../client/stream.js";

@@ -9,6 +9,8 @@
  *  - the time of a round over 1,000 files already in sync (cold: hashing
  *    them all; warm: size + mtime cache).
  */
+import { at } from "../wire/contract.js";
+import { primeSync } from "../wire/sync.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Objm, StorageType } from "@nats-io/obj";
 import { copyFile, mkdir, rename, stat } from "node:fs/promises";
@@ -17,7 +19,6 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { call } from "../actors/runtime/endpoint.js";
-import { subjects } from "../wire/subjects.js";
 import type { SyncStatus } from "../wire/sync.js";
 import { chunkBytes } from "../actors/sync/store.js";
 import { TestSystem } from "../harness/system.js";
@@ -70,8 +71,7 @@ export async function run(): Promise<void> {
     const planeConfig = sys.config("plane", { syncIntervalMs: intervalMs });
     await sys.startControl("prime", primeConfig);
     await sys.startControl("plane", planeConfig);
-    const round = (): Promise<SyncStatus> =>
-      call<SyncStatus>(nc, subjects.primeSync, { run: true }, 300_000);
+    const round = (): Promise<SyncStatus> => call(nc, at(primeSync), { run: true }, 300_000);
     const scratch = path.join(sys.root, "scratch");
     await mkdir(scratch, { recursive: true });
     console.log(
@@ -156,7 +156,7 @@ async function manyFiles(): Promise<void> {
     }
     await sys.startControl("prime", primeConfig);
     const status = (run: boolean): Promise<SyncStatus> =>
-      call<SyncStatus>(nc, subjects.primeSync, run ? { run } : {}, 300_000);
+      call(nc, at(primeSync), run ? { run } : {}, 300_000);
     // Let the prime's own first round (hashing its 1,000 files) finish first.
     await until(async () => (await status(false)).rounds >= 1, 120_000);
     const firstRounds = (await status(false)).rounds;

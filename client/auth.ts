@@ -12,18 +12,14 @@
  * The token reaches the client sealed to a key pair made for this login, so
  * other listeners reading reply inboxes cannot learn it.
  */
+import { at } from "../wire/contract.js";
+import type { SessionCredentials } from "../wire/session.js";
+import { authBeat, authLogin, authLogout } from "../wire/auth.js";
+import { primeAssign } from "../wire/prime.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { call } from "../actors/runtime/endpoint.js";
 import { ChorusError } from "../wire/errors.js";
-import type { NodeView } from "../wire/presence.js";
-import { subjects } from "../wire/subjects.js";
-import {
-  loginReplySchema,
-  tokenAad,
-  type BeatReply,
-  type LoginRequest,
-  type SessionRequest,
-} from "../wire/auth.js";
+import { loginReplySchema, tokenAad, type BeatReply, type LoginRequest } from "../wire/auth.js";
 import { newEphemeralKey, openSealed } from "../actors/auth/seal.js";
 
 export interface LoginOptions {
@@ -47,7 +43,7 @@ async function loginRequest(
 ): Promise<unknown> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await call<unknown>(nc, subjects.authLogin(authNode), request, timeoutMs);
+      return await call(nc, at(authLogin, authNode), request, timeoutMs);
     } catch (err) {
       if (!(err instanceof ChorusError && err.code === "UNAVAILABLE") || attempt >= 6) throw err;
       await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
@@ -84,12 +80,7 @@ export class UserSession {
   ): Promise<UserSession> {
     const timeoutMs = options.timeoutMs ?? 20_000;
     for (let attempt = 1; ; attempt++) {
-      const { node, claim } = await call<{ node: NodeView; claim: string }>(
-        nc,
-        subjects.primeAssign,
-        { kind: "auth" },
-        timeoutMs,
-      );
+      const { node, claim } = await call(nc, at(primeAssign), { kind: "auth" }, timeoutMs);
       try {
         return await UserSession.loginAt(nc, node.id, user, password, { ...options, claim });
       } catch (err) {
@@ -135,7 +126,7 @@ export class UserSession {
   }
 
   /** What file nodes' requests carry to prove the session. */
-  credentials(): SessionRequest {
+  credentials(): SessionCredentials {
     return { sessionId: this.sessionId, token: this.token };
   }
 
@@ -150,9 +141,9 @@ export class UserSession {
 
   /** One heartbeat now; throws UNAUTHORIZED when the session is gone. */
   async beat(): Promise<BeatReply> {
-    return call<BeatReply>(
+    return call(
       this.nc,
-      subjects.authBeat(this.authNode),
+      at(authBeat, this.authNode),
       this.credentials(),
       Math.max(500, this.beatMs * 2),
     );
@@ -213,7 +204,7 @@ export class UserSession {
     this.ended = true;
     if (wasEnded) return;
     try {
-      await call(this.nc, subjects.authLogout(this.authNode), this.credentials(), 3000);
+      await call(this.nc, at(authLogout, this.authNode), this.credentials(), 3000);
     } catch (err) {
       if (!(err instanceof ChorusError && ["UNAUTHORIZED", "UNAVAILABLE"].includes(err.code))) {
         throw err;

@@ -139,6 +139,6 @@ export function songInfo(s: Song): SongInfo {
     ...(s.track ? { track: s.track } : {}),
     file: s.file,
     duration: s.duration,
-    format: { sampleRate: s.sampleRate, channels: s.channels, bitDepth: s.bitDepth },
+    format: s.format,
   };
 }

@@ -18,6 +18,9 @@
  * The iterator waits while paused, and ends after the last chunk of the song
  * or when the stream ends otherwise (see `ended`).
  */
+import { at } from "../wire/contract.js";
+import { fileControl, filePlay, fileSongs } from "../wire/file.js";
+import { primeAssign } from "../wire/prime.js";
 import {
   createInbox,
   type Msg,
@@ -26,21 +29,23 @@ import {
 } from "@nats-io/transport-node";
 import { call } from "../actors/runtime/endpoint.js";
 import { ChorusError } from "../wire/errors.js";
-import type { Song } from "../actors/file/catalogue.js";
 import {
   decodeChunk,
-  type AudioFormat,
   type ChunkHeader,
   type ControlReply,
   type ControlRequest,
   type EndReason,
   type PlayReply,
-  type Session,
 } from "../wire/file.js";
-import type { NodeView } from "../wire/presence.js";
-import { subjects } from "../wire/subjects.js";
+import { frameBytes, type AudioFormat as WireFormat, type Song } from "../wire/media.js";
+import type { Session } from "../wire/session.js";
 
-export type { AudioFormat, EndReason, Session, Song };
+export type { EndReason, Session, Song };
+
+/** A stream's format, with the bytes of one frame. */
+export interface AudioFormat extends WireFormat {
+  blockAlign: number;
+}
 
 /** A file node to talk to; `claim` is the slot the prime reserved there. */
 export interface FileNodeRef {
@@ -85,12 +90,7 @@ const lostAfterMs = 10_000;
 
 /** Ask the prime for the least-loaded file node with room (it spawns one when none has). */
 export async function findFileNode(nc: NatsConnection, timeoutMs = 20_000): Promise<FileNodeRef> {
-  const { node, claim } = await call<{ node: NodeView; claim: string }>(
-    nc,
-    subjects.primeAssign,
-    { kind: "file" },
-    timeoutMs,
-  );
+  const { node, claim } = await call(nc, at(primeAssign), { kind: "file" }, timeoutMs);
   return { id: node.id, claim };
 }
 
@@ -102,7 +102,7 @@ export async function listSongs(
   timeoutMs = controlTimeoutMs,
 ): Promise<Song[]> {
   const id = node === undefined ? (await findFileNode(nc)).id : nodeId(node);
-  return call<Song[]>(nc, subjects.fileSongs(id), { session: sessionOf(session) }, timeoutMs);
+  return call(nc, at(fileSongs, id), { session: sessionOf(session) }, timeoutMs);
 }
 
 /** Start playing `song` (an id or file name from the listing). */
@@ -122,9 +122,9 @@ export async function play(
   const playback = new Playback(nc, sessionOf(session), node.id, options);
   playback.listen(deliver);
   try {
-    const reply = await call<PlayReply>(
+    const reply = await call(
       nc,
-      subjects.filePlay(node.id),
+      at(filePlay, node.id),
       { session: sessionOf(session), song, from: options.from, deliver, claim: node.claim },
       options.timeoutMs ?? controlTimeoutMs,
     );
@@ -208,12 +208,12 @@ export class Playback implements AsyncIterable<PcmChunk> {
   started(reply: PlayReply): void {
     this.streamId = reply.streamId;
     this.song = reply.song;
-    this.format = reply.format;
+    this.format = { ...reply.format, blockAlign: frameBytes(reply.format) };
     this.chunkFrames = reply.chunkFrames;
     this.epoch = reply.epoch;
     this.minEpoch = reply.epoch;
     this.playedFrame = reply.frame;
-    this.expectedByte = reply.frame * reply.format.blockAlign;
+    this.expectedByte = reply.frame * this.format.blockAlign;
     for (const msg of this.early.splice(0)) this.onMessage(msg);
     this.watchdog = setInterval(() => this.checkSilence(), 1000);
   }
@@ -314,9 +314,9 @@ export class Playback implements AsyncIterable<PcmChunk> {
     op: { op: "pause" | "resume" | "stop" } | { op: "seek"; at: number },
   ): Promise<ControlReply> {
     const run = (): Promise<ControlReply> =>
-      call<ControlReply>(
+      call(
         this.nc,
-        subjects.fileControl(this.node),
+        at(fileControl, this.node),
         { ...op, session: this.session, streamId: this.streamId } satisfies ControlRequest,
         this.options.timeoutMs ?? controlTimeoutMs,
       );
@@ -339,7 +339,7 @@ export class Playback implements AsyncIterable<PcmChunk> {
         const frame = this.playedFrame;
         await call(
           this.nc,
-          subjects.fileControl(this.node),
+          at(fileControl, this.node),
           {
             op: "position",
             session: this.session,
@@ -465,9 +465,9 @@ export class Playback implements AsyncIterable<PcmChunk> {
     this.syncing = true;
     this.minEpoch = this.epoch + 1;
     const frame = this.expectedByte / this.format.blockAlign;
-    void call<ControlReply>(
+    void call(
       this.nc,
-      subjects.fileControl(this.node),
+      at(fileControl, this.node),
       { op: "sync", session: this.session, streamId: this.streamId, frame },
       controlTimeoutMs,
     )

@@ -1,3 +1,5 @@
+import { at } from "../wire/contract.js";
+import { primeSpawn } from "../wire/prime.js";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
@@ -5,7 +7,6 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { call } from "../actors/runtime/endpoint.js";
-import type { NodeView } from "../wire/presence.js";
 import { subjects } from "../wire/subjects.js";
 import { encodeUserEvent } from "../actors/auth/events.js";
 import { hashPassword } from "../actors/auth/passwords.js";
@@ -152,7 +153,7 @@ describe("users across machines (real nats-server, processes, SQLite, argon2)", 
     await sys.startControl("prime", sys.config("prime", { maxLoad: 2 }));
     const added = await userAdd("prime", "Keeper", { CHORUS_PASSWORD: "keeper-pass" });
     expect(added.code, added.out).to.equal(0);
-    const node = await call<NodeView>(actorNc, subjects.primeSpawn, { kind: "auth" }, 20_000);
+    const node = await call(actorNc, at(primeSpawn), { kind: "auth" }, 20_000);
     sys.track(node.pid);
     // A burst of user versions for the node to write while it is killed.
     const key = new EventKey("test-actor-secret");
@@ -176,7 +177,7 @@ describe("users across machines (real nats-server, processes, SQLite, argon2)", 
       expect(keys).to.include.members(["keeper", "someone", "anotheruser", "finaluser"]);
     });
     // A fresh node catches up with every version and logs users in.
-    const again = await call<NodeView>(actorNc, subjects.primeSpawn, { kind: "auth" }, 20_000);
+    const again = await call(actorNc, at(primeSpawn), { kind: "auth" }, 20_000);
     sys.track(again.pid);
     const s = await UserSession.loginAt(listener, again.id, "bulk-299", "bulk-password");
     sessions.push(s);

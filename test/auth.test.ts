@@ -1,9 +1,11 @@
+import { at } from "../wire/contract.js";
+import { authBeat, authLogin, authLogout, authVerify } from "../wire/auth.js";
+import { primeSpawn } from "../wire/prime.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
-import { call } from "../actors/runtime/endpoint.js";
+import { call, request } from "../actors/runtime/endpoint.js";
 import { ChorusError } from "../wire/errors.js";
 import type { NodeView } from "../wire/presence.js";
-import { subjects } from "../wire/subjects.js";
 import { newEphemeralKey } from "../actors/auth/seal.js";
 import { UserSession } from "../client/auth.js";
 import { dropBoundMs, expiryMs, TestSystem } from "../harness/system.js";
@@ -67,11 +69,7 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
     // Tokens are 256-bit, distinct, and verify at their own node only.
     expect(Buffer.from(s1.token, "base64url")).to.have.length(32);
     expect(new Set([s1.token, s2.token, s3.token]).size).to.equal(3);
-    const verified = await call<{ user: string }>(
-      actorNc,
-      subjects.authVerify(s3.authNode),
-      s3.credentials(),
-    );
+    const verified = await call(actorNc, at(authVerify, s3.authNode), s3.credentials());
     expect(verified.user).to.equal("FinalUser");
   });
 
@@ -143,7 +141,7 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
     const s2 = await login("AnotherUser", "password123");
     await trackAll();
     await s1.beat();
-    await call(actorNc, subjects.authVerify(s2.authNode), s2.credentials());
+    await call(actorNc, at(authVerify, s2.authNode), s2.credentials());
     await s2.logout();
     await waitFor(() => seen.length >= 6, "replies to be seen");
     const all = seen.join("\n");
@@ -160,7 +158,7 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
     let node: NodeView;
     beforeEach(async () => {
       await sys.startControl("prime", sys.config("prime", { maxLoad: 4, authCapacity: 10 }));
-      node = await call<NodeView>(actorNc, subjects.primeSpawn, { kind: "auth" }, 20_000);
+      node = await call(actorNc, at(primeSpawn), { kind: "auth" }, 20_000);
       sys.track(node.pid);
     });
     const loginBody = (user: unknown, pass: unknown = password): unknown => ({
@@ -176,7 +174,7 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
     };
 
     it("answers every malformed login with a clear error and keeps serving", async () => {
-      const at = subjects.authLogin(node.id);
+      const login = at(authLogin, node.id).subject;
       const cases: Array<[unknown, string, RegExp]> = [
         [loginBody(""), "BAD_REQUEST", /empty/],
         [loginBody("x".repeat(300)), "BAD_REQUEST", /too long/],
@@ -192,13 +190,15 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
         [{ user: "Someone", password, publicKey: "A".repeat(43) }, "BAD_REQUEST", /publicKey/],
       ];
       for (const [body, code, message] of cases) {
-        const err = await failure(call(listener, at, body));
+        const err = await failure(request(listener, login, body));
         expect(err.code, JSON.stringify(body).slice(0, 60)).to.equal(code);
         expect(err.message).to.match(message);
       }
-      expect((await raw(at, new TextEncoder().encode("{not json"))).code).to.equal("BAD_JSON");
-      expect((await raw(at, Uint8Array.from([0x7b, 0xff, 0xfe, 0x7d]))).code).to.equal("BAD_JSON");
-      expect((await raw(at, new Uint8Array(100_000).fill(0x20))).code).to.equal("TOO_LARGE");
+      expect((await raw(login, new TextEncoder().encode("{not json"))).code).to.equal("BAD_JSON");
+      expect((await raw(login, Uint8Array.from([0x7b, 0xff, 0xfe, 0x7d]))).code).to.equal(
+        "BAD_JSON",
+      );
+      expect((await raw(login, new Uint8Array(100_000).fill(0x20))).code).to.equal("TOO_LARGE");
       // Nothing changed: no session was opened, and a good login still works.
       const s = await UserSession.loginAt(listener, node.id, "Someone", password);
       sessions.push(s);
@@ -243,7 +243,7 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
       const flood = Array.from({ length: 120 }, (_, i) =>
         call(
           listener,
-          subjects.authLogin(node.id),
+          at(authLogin, node.id),
           {
             user: `flood-${i}`,
             password: "wrong-password",
@@ -262,7 +262,7 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
       // While the flood is hashing, verify and beats still answer, well inside a
       // session's expiry: hashing never holds up the node's event loop.
       const started = Date.now();
-      await call(actorNc, subjects.authVerify(node.id), s.credentials());
+      await call(actorNc, at(authVerify, node.id), s.credentials());
       await s.beat();
       expect(Date.now() - started, "verify and beat during the flood (ms)").to.be.below(
         expiryMs() / 2,
@@ -287,33 +287,27 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
       const b = await UserSession.loginAt(listener, node.id, "AnotherUser", password);
       sessions.push(a, b);
       const forged = { sessionId: a.sessionId, token: b.token };
-      for (const subject of [subjects.authBeat(node.id), subjects.authLogout(node.id)]) {
+      for (const subject of [at(authBeat, node.id), at(authLogout, node.id)]) {
         expect(await failure(call(listener, subject, forged))).to.have.property(
           "code",
           "UNAUTHORIZED",
         );
       }
       const made = { sessionId: "x".repeat(22), token: "y".repeat(43) };
-      expect(await failure(call(actorNc, subjects.authVerify(node.id), made))).to.have.property(
+      expect(await failure(call(actorNc, at(authVerify, node.id), made))).to.have.property(
         "code",
         "UNAUTHORIZED",
       );
       expect(
-        await failure(
-          call(actorNc, subjects.authVerify(node.id), { sessionId: "a.b", token: "t" }),
-        ),
+        await failure(call(actorNc, at(authVerify, node.id), { sessionId: "a.b", token: "t" })),
       ).to.have.property("code", "BAD_REQUEST");
       // Nothing changed for the owner.
-      const ok = await call<{ user: string }>(
-        actorNc,
-        subjects.authVerify(node.id),
-        a.credentials(),
-      );
+      const ok = await call(actorNc, at(authVerify, node.id), a.credentials());
       expect(ok.user).to.equal("Someone");
       // Verify is actor-only: the broker refuses it from a listener (its permissions
       // violation, not a timeout: the request may wait long enough to tell).
       const denied = await failure(
-        call(listener, subjects.authVerify(node.id), a.credentials(), 10_000),
+        call(listener, at(authVerify, node.id), a.credentials(), 10_000),
       );
       expect(denied.code, denied.message).to.equal("FORBIDDEN");
       expect(denied.message).to.match(/Permissions Violation for Publish/);

@@ -1,6 +1,9 @@
+import { at } from "../wire/contract.js";
+import { controlSpawn, primeAssign, primeNodes, primeSpawn } from "../wire/prime.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
-import { call, encodeJson, type Reply } from "../actors/runtime/endpoint.js";
+import { call, type Reply } from "../actors/runtime/endpoint.js";
+import { encodeJson } from "../wire/codec.js";
 import { subjects } from "../wire/subjects.js";
 import { TestSystem } from "../harness/system.js";
 
@@ -42,9 +45,9 @@ describe("bad input to the control plane", function () {
 
   for (const [what, body, code] of cases) {
     it(`answers ${what} with ${code}, at the prime and at a control node`, async () => {
-      expect(await rawError(subjects.primeSpawn, body)).to.equal(code);
-      expect(await rawError(subjects.controlSpawn(primeId), body)).to.equal(code);
-      expect(await rawError(subjects.primeAssign, body)).to.equal(code);
+      expect(await rawError(at(primeSpawn).subject, body)).to.equal(code);
+      expect(await rawError(at(controlSpawn, primeId).subject, body)).to.equal(code);
+      expect(await rawError(at(primeAssign).subject, body)).to.equal(code);
     });
   }
 
@@ -53,9 +56,9 @@ describe("bad input to the control plane", function () {
     const max = nc.info?.max_payload ?? 0;
     expect(max, "the broker's max_payload").to.be.above(100_000);
     const body = text(JSON.stringify({ kind: "auth", pad: "x".repeat(max - 1024) }));
-    expect(await rawError(subjects.primeSpawn, body)).to.equal("TOO_LARGE");
-    expect(await rawError(subjects.controlSpawn(primeId), body)).to.equal("TOO_LARGE");
-    const list = await call<Array<{ id: string }>>(nc, subjects.primeNodes, {});
+    expect(await rawError(at(primeSpawn).subject, body)).to.equal("TOO_LARGE");
+    expect(await rawError(at(controlSpawn, primeId).subject, body)).to.equal("TOO_LARGE");
+    const list = await call(nc, at(primeNodes), {});
     expect(list.map((n) => n.id)).to.include(primeId);
   });
 
@@ -77,17 +80,12 @@ describe("bad input to the control plane", function () {
     // A valid body on another node's subject is not that node's presence.
     nc.publish(subjects.presence("auth", "junk-3"), encodeJson(valid));
     await nc.flush();
-    const list = await call<Array<{ id: string }>>(nc, subjects.primeNodes, {});
+    const list = await call(nc, at(primeNodes), {});
     expect(list.map((n) => n.id)).to.deep.equal([primeId]);
   });
 
   it("keeps serving after all of it", async () => {
-    const node = await call<{ kind: string; owner: string; pid: number }>(
-      nc,
-      subjects.primeSpawn,
-      { kind: "file" },
-      20_000,
-    );
+    const node = await call(nc, at(primeSpawn), { kind: "file" }, 20_000);
     sys.track(node.pid);
     expect(node).to.include({ kind: "file", owner: primeId });
   });

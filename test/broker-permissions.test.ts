@@ -1,8 +1,13 @@
+import { at } from "../wire/contract.js";
+import { authLogin, authVerify } from "../wire/auth.js";
+import { filePlay } from "../wire/file.js";
+import { controlSpawn, nodeClaim, primeAssign, primeNodes, primeSpawn } from "../wire/prime.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import { actorInboxPrefix } from "../actors/runtime/connect.js";
-import { call, encodeJson } from "../actors/runtime/endpoint.js";
+import { call, request } from "../actors/runtime/endpoint.js";
+import { encodeJson } from "../wire/codec.js";
 import { ChorusError } from "../wire/errors.js";
 import { subjects } from "../wire/subjects.js";
 import { TestSystem } from "../harness/system.js";
@@ -34,7 +39,7 @@ describe("broker roles (real nats-server with broker/nats.conf)", function () {
   after(async () => sys.cleanup());
 
   it("lets a listener make a player's requests and read the reply", async () => {
-    const nodes = await call<Array<{ id: string }>>(listener, subjects.primeNodes, {});
+    const nodes = await call(listener, at(primeNodes), {});
     expect(nodes.map((n) => n.id)).to.include(primeId);
   });
 
@@ -48,8 +53,9 @@ describe("broker roles (real nats-server with broker/nats.conf)", function () {
   });
 
   it("denies a listener spawning nodes, at the prime and at a control node", async () => {
-    for (const subject of [subjects.primeSpawn, subjects.controlSpawn(primeId)]) {
-      const err = await call(listener, subject, { kind: "auth" }).catch((e: unknown) => e);
+    for (const route of [at(primeSpawn), at(controlSpawn, primeId)]) {
+      const subject = route.subject;
+      const err = await request(listener, subject, { kind: "auth" }).catch((e: unknown) => e);
       expect(err, subject).to.be.instanceOf(ChorusError).with.property("code", "FORBIDDEN");
     }
     expect((await sys.nodes(actor)).map((n) => n.kind)).to.deep.equal(["prime"]);
@@ -57,12 +63,12 @@ describe("broker roles (real nats-server with broker/nats.conf)", function () {
 
   it("denies a listener subscribing to actors' request subjects and reply inboxes", async () => {
     for (const subject of [
-      subjects.primeAssign,
-      subjects.primeNodes,
-      subjects.nodeClaim("x"),
-      subjects.authLogin("x"),
-      subjects.authVerify("x"),
-      subjects.filePlay("x"),
+      at(primeAssign).subject,
+      at(primeNodes).subject,
+      at(nodeClaim, "x").subject,
+      at(authLogin, "x").subject,
+      at(authVerify, "x").subject,
+      at(filePlay, "x").subject,
       "chorus.>",
       `${actorInboxPrefix}.>`,
       ">",

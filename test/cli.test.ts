@@ -1,8 +1,9 @@
+import { at } from "../wire/contract.js";
+import { primeSpawn } from "../wire/prime.js";
 import { expect } from "chai";
 import { connectBroker } from "../actors/runtime/connect.js";
 import { call } from "../actors/runtime/endpoint.js";
 import type { NodeView } from "../wire/presence.js";
-import { subjects } from "../wire/subjects.js";
 import { freePort, portOpen } from "../harness/ports.js";
 import { TestSystem } from "../harness/system.js";
 import { pidAlive, waitFor } from "../harness/wait.js";
@@ -68,7 +69,7 @@ describe("chorus command line", function () {
 
     // A spawned node must go too when `chorus up` is stopped.
     const upNc = await connectBroker(config, "actor", "test");
-    const node = await call<NodeView>(upNc, subjects.primeSpawn, { kind: "auth" }, 20_000);
+    const node = await call(upNc, at(primeSpawn), { kind: "auth" }, 20_000);
     sys.track(node.pid);
     await upNc.close();
 

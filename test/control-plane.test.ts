@@ -1,8 +1,9 @@
+import { at } from "../wire/contract.js";
+import { primeSpawn } from "../wire/prime.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import { call } from "../actors/runtime/endpoint.js";
-import type { NodeView } from "../wire/presence.js";
-import { subjects } from "../wire/subjects.js";
+import type { NodeView, SpawnableKind } from "../wire/presence.js";
 import { dropBoundMs, TestSystem } from "../harness/system.js";
 import { pidAlive, waitFor } from "../harness/wait.js";
 
@@ -18,8 +19,8 @@ describe("control plane (real nats-server, real processes)", function () {
   });
   afterEach(async () => sys.cleanup());
 
-  const spawn = async (kind: string): Promise<NodeView> => {
-    const node = await call<NodeView>(nc, subjects.primeSpawn, { kind }, 20_000);
+  const spawn = async (kind: SpawnableKind): Promise<NodeView> => {
+    const node = await call(nc, at(primeSpawn), { kind }, 20_000);
     sys.track(node.pid);
     return node;
   };
@@ -41,7 +42,7 @@ describe("control plane (real nats-server, real processes)", function () {
   it("answers NO_ROOM when no control node has room, and keeps running", async () => {
     await sys.startControl("prime", sys.config("prime", { maxLoad: 1 }));
     await spawn("auth");
-    const err = await call(nc, subjects.primeSpawn, { kind: "auth" }).catch((e: unknown) => e);
+    const err = await call(nc, at(primeSpawn), { kind: "auth" }).catch((e: unknown) => e);
     expect(err).to.have.property("code", "NO_ROOM");
     expect((await sys.nodes(nc)).map((n) => n.kind).sort()).to.deep.equal(["auth", "prime"]);
   });

@@ -1,13 +1,15 @@
+import { at } from "../wire/contract.js";
+import { fileControl, filePlay } from "../wire/file.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { expect } from "chai";
 import { symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { ChorusConfig } from "../actors/runtime/config.js";
-import { call } from "../actors/runtime/endpoint.js";
+import { call, request } from "../actors/runtime/endpoint.js";
 import { ChorusError } from "../wire/errors.js";
-import { audioStreamName, type Session } from "../wire/file.js";
-import { subjects } from "../wire/subjects.js";
+import { audioStreamName } from "../wire/file.js";
+import type { Session } from "../wire/session.js";
 import { UserSession } from "../client/auth.js";
 import { findFileNode, listSongs, play, type Playback } from "../client/stream.js";
 import { copyDemoMusic, craftWav, writeTone } from "../harness/fixtures/file.js";
@@ -74,7 +76,7 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
 
   const playErr = (song: string, extra: Record<string, unknown> = {}): Promise<ChorusError> =>
     failure(
-      call(listener, subjects.filePlay(nodeId), {
+      call(listener, at(filePlay, nodeId), {
         session,
         song,
         deliver: "_INBOX.test.bad",
@@ -179,9 +181,9 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
     const other = await UserSession.login(listener, "AnotherUser", "password123");
     try {
       const theirs = { authNode: other.authNode, ...other.credentials() };
-      for (const op of ["pause", "stop"]) {
+      for (const op of ["pause", "stop"] as const) {
         const e = await failure(
-          call(listener, subjects.fileControl(nodeId), {
+          call(listener, at(fileControl, nodeId), {
             op,
             session: theirs,
             streamId: mine.streamId,
@@ -190,7 +192,7 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
         expect(e.code, op).to.equal("FORBIDDEN");
       }
       const missing = await failure(
-        call(listener, subjects.fileControl(nodeId), {
+        call(listener, at(fileControl, nodeId), {
           op: "pause",
           session: theirs,
           streamId: "no-such-stream",
@@ -205,7 +207,7 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
   });
 
   it("refuses malformed requests: bad JSON, a deliver subject outside _INBOX, unknown ops", async () => {
-    const raw = await listener.request(subjects.filePlay(nodeId), new TextEncoder().encode("{"));
+    const raw = await listener.request(at(filePlay, nodeId).subject, new TextEncoder().encode("{"));
     expect(raw.json<{ error: { code: string } }>().error.code).to.equal("BAD_JSON");
     for (const deliver of ["chorus.prime.assign", "_INBOX.>", "_INBOX.a b", ""]) {
       expect((await playErr("chorus-theme.wav", { deliver })).code, deliver).to.equal(
@@ -213,7 +215,7 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
       );
     }
     const op = await failure(
-      call(listener, subjects.fileControl(nodeId), { op: "explode", session, streamId: "x" }),
+      request(listener, at(fileControl, nodeId).subject, { op: "explode", session, streamId: "x" }),
     );
     expect(op.code).to.equal("BAD_REQUEST");
   });

@@ -4,12 +4,13 @@
  * listeners spilling to a second file node, and a clear NO_ROOM once the
  * prime's machine (maxLoad) and every node (fileCapacity) are full.
  */
+import { at } from "../wire/contract.js";
+import { primeSpawn } from "../wire/prime.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import path from "node:path";
 import type { ChorusConfig } from "../actors/runtime/config.js";
 import { call } from "../actors/runtime/endpoint.js";
-import { subjects } from "../wire/subjects.js";
 import { UserSession } from "../client/auth.js";
 import { findFileNode, play, type Playback } from "../client/stream.js";
 import { pcmOf, writeTone } from "../harness/fixtures/file.js";
@@ -165,7 +166,7 @@ describe("many listeners at one file node (real nats-server, real processes, rea
     const refused = await findFileNode(listener).catch((e: unknown) => e);
     expect(refused).to.have.property("code", "NO_ROOM");
     expect(String((refused as Error).message)).to.match(/no control node has room/);
-    const spawnRefused = await call(actor, subjects.primeSpawn, { kind: "file" }).catch(
+    const spawnRefused = await call(actor, at(primeSpawn), { kind: "file" }).catch(
       (e: unknown) => e,
     );
     expect(spawnRefused).to.have.property("code", "NO_ROOM");

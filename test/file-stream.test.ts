@@ -1,3 +1,5 @@
+import { at } from "../wire/contract.js";
+import { fileControl } from "../wire/file.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import { rmSync } from "node:fs";
@@ -11,7 +13,6 @@ import {
   type Playback,
 } from "../client/stream.js";
 import { call } from "../actors/runtime/endpoint.js";
-import { subjects } from "../wire/subjects.js";
 import { UserSession } from "../client/auth.js";
 import { copyDemoMusic, pcmOf, writeTone } from "../harness/fixtures/file.js";
 import { expiryMs, testTiming, TestSystem } from "../harness/system.js";
@@ -91,7 +92,8 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
 
       const from = 1.3;
       const playback = await play(listener, session, song.file, { node: node.id, from });
-      const startByte = (Math.floor(from * song.sampleRate) * (song.channels * song.bitDepth)) / 8;
+      const { sampleRate, channels, bitDepth } = song.format;
+      const startByte = (Math.floor(from * sampleRate) * (channels * bitDepth)) / 8;
       const rest = await collect(playback);
       expect(rest.equals(pcm.subarray(startByte)), `${song.file} from ${from}`).to.equal(true);
       expect((await playback.ended).reason).to.equal("eos");
@@ -154,7 +156,7 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
     await playback.stop();
     expect((await playback.ended).reason).to.equal("stopped");
     // The node forgot the stream: controlling it now is NOT_FOUND.
-    const err = await call(listener, subjects.fileControl(node.id), {
+    const err = await call(listener, at(fileControl, node.id), {
       op: "resume",
       session: { authNode: session.authNode, ...session.credentials() },
       streamId: playback.streamId,

@@ -3,11 +3,15 @@
  * while a real user logs in, beats and plays. It shows the subjects, and
  * never a password, session token, claim or other secret.
  */
+import { at } from "../wire/contract.js";
+import { authBeat, authLogin, authLogout, authVerify } from "../wire/auth.js";
+import { fileControl, filePlay } from "../wire/file.js";
+import { primeAssign } from "../wire/prime.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import path from "node:path";
 import type { ChorusConfig } from "../actors/runtime/config.js";
-import { encodeJson } from "../actors/runtime/endpoint.js";
+import { encodeJson } from "../wire/codec.js";
 import { subjects } from "../wire/subjects.js";
 import { UserSession } from "../client/auth.js";
 import { findFileNode, play } from "../client/stream.js";
@@ -60,7 +64,7 @@ describe("chorus monitor (real process, real system)", function () {
       Buffer.concat(parts).equals(await pcmOf(path.join(config.music, "watched.wav"))),
     ).to.equal(true);
     // A few beats of the session (heartbeatMs apart) and the file node's checks of it.
-    const beat = subjects.authBeat(session.authNode);
+    const beat = at(authBeat, session.authNode).subject;
     await waitFor(
       () => monitor.output().split(`${beat} `).length > 3,
       "three session beats in the monitor",
@@ -68,7 +72,7 @@ describe("chorus monitor (real process, real system)", function () {
     );
     await session.logout();
     await waitFor(
-      () => monitor.output().includes(`${subjects.authLogout(session.authNode)} `),
+      () => monitor.output().includes(`${at(authLogout, session.authNode).subject} `),
       "the logout in the monitor",
     );
 
@@ -76,12 +80,12 @@ describe("chorus monitor (real process, real system)", function () {
     const lines = out.split("\n").filter((l) => / chorus\./.test(l));
     const subjectsSeen = new Set(lines.map((l) => l.split(" ")[1]));
     for (const s of [
-      subjects.primeAssign,
-      subjects.authLogin(session.authNode),
+      at(primeAssign).subject,
+      at(authLogin, session.authNode).subject,
       beat,
-      subjects.authVerify(session.authNode),
-      subjects.filePlay(node.id),
-      subjects.fileControl(node.id),
+      at(authVerify, session.authNode).subject,
+      at(filePlay, node.id).subject,
+      at(fileControl, node.id).subject,
       subjects.presence("auth", session.authNode),
       subjects.presence("file", node.id),
     ]) {
@@ -92,7 +96,7 @@ describe("chorus monitor (real process, real system)", function () {
       true,
     );
     // The login line is there, with its password masked.
-    const login = lines.find((l) => l.includes(` ${subjects.authLogin(session.authNode)} `));
+    const login = lines.find((l) => l.includes(` ${at(authLogin, session.authNode).subject} `));
     expect(login).to.match(/"password":"\*\*\*"/);
     expect(login).to.match(/"user":"Someone"/);
     // No secret anywhere: the password, the token, the claim, the brokers' passwords.
@@ -106,7 +110,7 @@ describe("chorus monitor (real process, real system)", function () {
       expect(out.includes(secret), `monitor output shows ${secret.slice(0, 4)}…`).to.equal(false);
     }
     // The session id is not a secret (it names the session in logs); the token beside it is masked.
-    const verify = lines.find((l) => l.includes(` ${subjects.authVerify(session.authNode)} `));
+    const verify = lines.find((l) => l.includes(` ${at(authVerify, session.authNode).subject} `));
     expect(verify).to.include(sessionId);
     expect(verify).to.match(/"token":"\*\*\*"/);
   });

@@ -4,18 +4,15 @@
  * the host's point, follow it, leave and rejoin, and carry on from a file
  * node when the host goes away.
  */
+import { at } from "../wire/contract.js";
+import { newHostKeys } from "../client/p2p/keys.js";
+import { primeJoin } from "../wire/p2p.js";
 import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { createInbox } from "@nats-io/transport-node";
 import { expect } from "chai";
 import type { ChorusConfig } from "../actors/runtime/config.js";
 import { call } from "../actors/runtime/endpoint.js";
-import {
-  encodeFrame,
-  newHostKeys,
-  relayFramesPerHost,
-  relayStreamName,
-  type RelayHeader,
-} from "../wire/p2p.js";
+import { encodeFrame, relayFramesPerHost, relayStreamName, type RelayHeader } from "../wire/p2p.js";
 import { subjects } from "../wire/subjects.js";
 import { bytesPerSecond } from "../client/audio/format.js";
 import { listHosts, type HostView } from "../client/p2p/hosts.js";
@@ -270,7 +267,7 @@ describe("P2P relay: hosting and joining (real system)", function () {
       const host = await hosting("long-cd.wav");
       const nc = await sys.connect("listener");
       const forged = { authNode: "auth-nope", sessionId: "x", token: "y" };
-      const err = await call(nc, subjects.primeJoin, {
+      const err = await call(nc, at(primeJoin), {
         session: forged,
         host: host.hostId!,
         deliver: createInbox(),

@@ -1,11 +1,11 @@
+import { at } from "../wire/contract.js";
+import { primeSpawn } from "../wire/prime.js";
 import { expect } from "chai";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import path from "node:path";
 import { call } from "../actors/runtime/endpoint.js";
-import type { NodeView } from "../wire/presence.js";
-import { subjects } from "../wire/subjects.js";
 import { copyDemoMusic, writeTone } from "../harness/fixtures/file.js";
 import { freePort, portOpen } from "../harness/ports.js";
 import { chorusBin, TestSystem, type ChorusProcess } from "../harness/system.js";
@@ -55,7 +55,7 @@ describe("stopping and refusing: Ctrl-C without a broker, foreign brokers, taken
     const prime = (await sys.startControl("prime", config)).proc;
     const plane = (await sys.startControl("plane", sys.config("plane", { maxLoad: 2 }))).proc;
     const actor = await sys.connect("actor");
-    const auth = await call<NodeView>(actor, subjects.primeSpawn, { kind: "auth" }, 20_000);
+    const auth = await call(actor, at(primeSpawn), { kind: "auth" }, 20_000);
     sys.track(auth.pid);
     const player = sys.run(
       ["play", "Chorus Theme", "--out", "null", "--no-host", "--user", "Someone"],
@@ -169,7 +169,7 @@ describe("stopping and refusing: Ctrl-C without a broker, foreign brokers, taken
     await sys.startBroker();
     const prime = (await sys.startControl("prime", sys.config("prime"))).proc;
     const actor = await sys.connect("actor");
-    const node = await call<NodeView>(actor, subjects.primeSpawn, { kind: "auth" }, 20_000);
+    const node = await call(actor, at(primeSpawn), { kind: "auth" }, 20_000);
     sys.track(node.pid);
     process.kill(node.pid, "SIGSTOP");
     try {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger } from "../actors/runtime/log.js";
 import { Manifest } from "../actors/sync/manifest.js";
-import { conflictName, isSafeName, maxNameBytes, unsafeReason } from "../actors/sync/names.js";
+import { conflictName, isSafeName, maxNameBytes, unsafeReason } from "../wire/safe-names.js";
 import { byName, planPulls, planPushes, type NodeFiles } from "../actors/sync/plan.js";
 import { wavStateOf } from "../actors/sync/wav.js";
 import { wavHeader, writeWav } from "../harness/fixtures/sync.js";

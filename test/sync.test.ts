@@ -1,3 +1,5 @@
+import { at } from "../wire/contract.js";
+import { controlFetch, controlManifest, controlReceive, primeSync } from "../wire/sync.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
@@ -5,8 +7,7 @@ import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { call } from "../actors/runtime/endpoint.js";
-import { subjects } from "../wire/subjects.js";
+import { call, request } from "../actors/runtime/endpoint.js";
 import type { SyncStatus } from "../wire/sync.js";
 import type { ChorusConfig } from "../actors/runtime/config.js";
 import { TestSystem, type ChorusProcess } from "../harness/system.js";
@@ -57,7 +58,7 @@ describe("music sync between control nodes (real nats-server, real processes)", 
       timeoutMs,
     );
   const status = (run = false): Promise<SyncStatus> =>
-    call<SyncStatus>(nc, subjects.primeSync, run ? { run } : {}, 30_000);
+    call(nc, at(primeSync), run ? { run } : {}, 30_000);
 
   it("a file added on a plane arrives at the prime, and one on the prime at the plane", async () => {
     await startControl("prime", cfg("prime"));
@@ -139,16 +140,16 @@ describe("music sync between control nodes (real nats-server, real processes)", 
     const hash = "0".repeat(64);
     for (const name of ["../evil.wav", "a/b.wav", "x\u0000.wav", ".hidden.wav", "..", "evil.sh"]) {
       for (const [id, what] of [
-        [plane.id, subjects.controlReceive(plane.id)],
-        [prime.id, subjects.controlFetch(prime.id)],
+        [plane.id, at(controlReceive, plane.id)],
+        [prime.id, at(controlFetch, prime.id)],
       ] as const) {
         const body = { name, hash, size: 144, object, from: "someone" };
-        const err = await call(nc, what, body).catch((e: unknown) => e);
+        const err = await request(nc, what.subject, body).catch((e: unknown) => e);
         expect(err, `${name} at ${id}`).to.have.property("code", "BAD_REQUEST");
         expect(String((err as Error).message)).to.match(/unsafe file name/);
       }
     }
-    const wrongHash = await call(nc, subjects.controlReceive(plane.id), {
+    const wrongHash = await call(nc, at(controlReceive, plane.id), {
       name: "ok.wav",
       hash,
       size: 144,
@@ -156,7 +157,7 @@ describe("music sync between control nodes (real nats-server, real processes)", 
       from: "someone",
     }).catch((e: unknown) => e);
     expect(wrongHash).to.have.property("code", "BAD_REQUEST");
-    const notHere = await call(nc, subjects.controlFetch(plane.id), {
+    const notHere = await call(nc, at(controlFetch, plane.id), {
       name: "nothing.wav",
       hash,
       size: 144,
@@ -166,7 +167,7 @@ describe("music sync between control nodes (real nats-server, real processes)", 
     expect(await listDir(path.dirname(dir))).not.to.include("evil.wav");
     expect((await listDir(dir)).filter((n) => n.startsWith(".chorus-sync"))).to.deep.equal([]);
     // Still serving.
-    const page = await call<{ files: unknown[] }>(nc, subjects.controlManifest(plane.id), {});
+    const page = await call(nc, at(controlManifest, plane.id), {});
     expect(page.files).to.have.length(1);
   });
 

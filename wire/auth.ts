@@ -1,19 +1,32 @@
 /**
- * The auth protocol, shared by auth nodes and clients (client/auth.ts):
- *
- *   chorus.prime.assign {kind:"auth"}          → {node, claim}
- *   chorus.auth.<node>.login  LoginRequest     → LoginReply (token sealed to publicKey)
- *   chorus.auth.<node>.beat   SessionRequest   → BeatReply, or UNAUTHORIZED when the session is gone
- *   chorus.auth.<node>.logout SessionRequest   → {}
- *   chorus.auth.<node>.verify SessionRequest   → VerifyReply (actors only; the broker
- *                                                 refuses it from listeners)
+ * The auth node's endpoints (served in actors/auth/node.ts, called by
+ * client/auth.ts and file nodes). A login's token comes back sealed to the
+ * public key the client sent, since every listener can read reply inboxes.
  */
 import { z } from "zod";
-import { maxPasswordLength } from "../actors/auth/passwords.js";
-import { publicKeySchema, sealedSchema } from "../actors/auth/seal.js";
+import { declare } from "./contract.js";
+import { sessionCredentialsSchema } from "./session.js";
 
+export const minPasswordLength = 8;
+export const maxPasswordLength = 1024;
 /** Largest login body accepted; anything bigger is refused before parsing. */
 export const maxLoginBody = 8 * 1024;
+const maxSessionBody = 1024;
+
+const b64url = z.string().regex(/^[A-Za-z0-9_-]+$/);
+
+/** An X25519 public key: 32 raw bytes, base64url. */
+export const publicKeySchema = b64url.length(43);
+
+/** A secret sealed to a public key (actors/auth/seal.ts). */
+export const sealedSchema = z.object({
+  /** The sender's ephemeral X25519 public key (raw, base64url). */
+  key: b64url.length(43),
+  iv: b64url.length(16),
+  /** Ciphertext followed by the 16-byte GCM tag, base64url. */
+  data: b64url.max(4096),
+});
+export type Sealed = z.infer<typeof sealedSchema>;
 
 export const loginRequestSchema = z.object({
   user: z.string().max(256, "user name is too long"),
@@ -25,40 +38,74 @@ export const loginRequestSchema = z.object({
 });
 export type LoginRequest = z.infer<typeof loginRequestSchema>;
 
-export interface LoginReply {
-  sessionId: string;
-  /** The user's name as stored (its original spelling). */
-  user: string;
-  /** The token, sealed: open with openSealed(key, sealed, tokenAad(node, sessionId)). */
-  sealed: z.infer<typeof sealedSchema>;
-  /** Beat at this interval; the session ends after `expiresAfterMs` without a beat. */
-  beatMs: number;
-  expiresAfterMs: number;
-}
 export const loginReplySchema = z.object({
   sessionId: z.string(),
+  /** The user's name as stored (its original spelling). */
   user: z.string(),
+  /** The token, sealed: open with openSealed(key, sealed, tokenAad(node, sessionId)). */
   sealed: sealedSchema,
+  /** Beat at this interval; the session ends after `expiresAfterMs` without a beat. */
   beatMs: z.number().int().positive(),
   expiresAfterMs: z.number().int().positive(),
 });
+export type LoginReply = z.infer<typeof loginReplySchema>;
 
-export const sessionRequestSchema = z.object({
-  sessionId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "sessionId is not a session id"),
-  token: z.string().min(1).max(256),
-});
-export type SessionRequest = z.infer<typeof sessionRequestSchema>;
+export const beatReplySchema = z.object({ expiresAfterMs: z.number().int().positive() });
+export type BeatReply = z.infer<typeof beatReplySchema>;
 
-export interface BeatReply {
-  expiresAfterMs: number;
-}
-
-export interface VerifyReply {
-  /** The user's name as stored. */
-  user: string;
-}
+/** The user's name as stored. */
+export const verifyReplySchema = z.object({ user: z.string() });
+export type VerifyReply = z.infer<typeof verifyReplySchema>;
 
 /** Binds a sealed token to the node and session it was issued for. */
 export function tokenAad(authNode: string, sessionId: string): string {
   return `login|${authNode}|${sessionId}`;
 }
+
+export const authLogin = declare({
+  name: "auth-login",
+  subject: "chorus.auth.<id>.login",
+  request: loginRequestSchema,
+  reply: loginReplySchema,
+  callers: "listener",
+  maxBody: maxLoginBody,
+  publishers: "clients",
+  listeners: "that auth node",
+  what: "log in (with the prime's claim); the token comes back sealed to the client's key",
+});
+
+export const authBeat = declare({
+  name: "auth-beat",
+  subject: "chorus.auth.<id>.beat",
+  request: sessionCredentialsSchema,
+  reply: beatReplySchema,
+  callers: "listener",
+  maxBody: maxSessionBody,
+  publishers: "logged-in clients",
+  listeners: "that auth node",
+  what: "session heartbeat; UNAUTHORIZED when the session is gone",
+});
+
+export const authLogout = declare({
+  name: "auth-logout",
+  subject: "chorus.auth.<id>.logout",
+  request: sessionCredentialsSchema,
+  reply: z.object({}),
+  callers: "listener",
+  maxBody: maxSessionBody,
+  publishers: "logged-in clients",
+  listeners: "that auth node",
+  what: "end a session",
+});
+
+export const authVerify = declare({
+  name: "auth-verify",
+  subject: "chorus.auth.<id>.verify",
+  request: sessionCredentialsSchema,
+  reply: verifyReplySchema,
+  callers: "actor",
+  maxBody: maxSessionBody,
+  publishers: "file nodes, the prime (actors only)",
+  listeners: "that auth node",
+  what: "is this session alive? answers the user's name",
+});

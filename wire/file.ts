@@ -14,24 +14,20 @@
  * unsigned, 16/24/32-bit signed).
  */
 import { z } from "zod";
-import type { Song } from "../actors/file/catalogue.js";
+import { declare } from "./contract.js";
+import { decodeJsonFrame, encodeFrame } from "./frame.js";
+import { idSchema, inboxSchema } from "./ids.js";
+import { audioFormatSchema, songSchema, type AudioFormat } from "./media.js";
+import { sessionSchema } from "./session.js";
 
 /** Audio is cut into chunks of this much play time. */
 export const chunkMs = 500;
 /** The node stays at most this many chunks ahead of the listener's reported position. */
 export const windowChunks = 4;
-/** The JetStream stream every file node publishes chunks into. */
 /** Each machine's file nodes share one audio stream, kept on that machine's broker. */
 export const audioStreamName = (hostId: string): string => `CHORUS_AUDIO_${hostId}`;
 
-const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an id ([A-Za-z0-9_-])");
-
-export const sessionSchema = z.object({
-  authNode: id,
-  sessionId: z.string().min(1).max(128),
-  token: z.string().min(1).max(512),
-});
-export type Session = z.infer<typeof sessionSchema>;
+const id = idSchema;
 
 export const songsRequestSchema = z.object({ session: sessionSchema });
 
@@ -42,29 +38,23 @@ export const playRequestSchema = z.object({
   /** Start position in seconds. */
   from: z.number().finite().min(0, "from must be 0 or more").optional(),
   /** The client's inbox the chunks are pushed to. */
-  deliver: z.string().regex(/^_INBOX\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "must be an _INBOX"),
+  deliver: inboxSchema,
   /** A slot the prime reserved at this node. */
   claim: z.string().max(64).optional(),
 });
 export type PlayRequest = z.infer<typeof playRequestSchema>;
 
-export interface AudioFormat {
-  sampleRate: number;
-  channels: number;
-  bitDepth: number;
-  blockAlign: number;
-}
-
-export interface PlayReply {
-  streamId: string;
-  song: Song;
-  format: AudioFormat;
+export const playReplySchema = z.object({
+  streamId: z.string(),
+  song: songSchema,
+  format: audioFormatSchema,
   /** First frame that will arrive, and its epoch. */
-  frame: number;
-  epoch: number;
-  chunkFrames: number;
-  windowChunks: number;
-}
+  frame: z.number().int().min(0),
+  epoch: z.number().int().min(0),
+  chunkFrames: z.number().int().positive(),
+  windowChunks: z.number().int().positive(),
+});
+export type PlayReply = z.infer<typeof playReplySchema>;
 
 export const controlRequestSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("pause"), session: sessionSchema, streamId: id }),
@@ -96,13 +86,14 @@ export const controlRequestSchema = z.discriminatedUnion("op", [
 ]);
 export type ControlRequest = z.infer<typeof controlRequestSchema>;
 
-export interface ControlReply {
-  streamId: string;
-  state: "playing" | "paused" | "ended";
+export const controlReplySchema = z.object({
+  streamId: z.string(),
+  state: z.enum(["playing", "paused", "ended"]),
   /** The listener's position as the node knows it (frame), and the current epoch. */
-  frame: number;
-  epoch: number;
-}
+  frame: z.number().int().min(0),
+  epoch: z.number().int().min(0),
+});
+export type ControlReply = z.infer<typeof controlReplySchema>;
 
 /** Why a stream ended; `eos` is the normal end of the song. */
 export type EndReason = "eos" | "stopped" | "session" | "removed" | "node-stopping" | "error";
@@ -127,22 +118,45 @@ export interface ChunkHeader {
 }
 
 export function encodeChunk(header: ChunkHeader, pcm: Uint8Array): Uint8Array {
-  const json = Buffer.from(JSON.stringify(header));
-  const out = Buffer.allocUnsafe(4 + json.length + pcm.length);
-  out.writeUInt32BE(json.length, 0);
-  json.copy(out, 4);
-  out.set(pcm, 4 + json.length);
-  return out;
+  return encodeFrame(header, pcm);
 }
 
 export function decodeChunk(data: Uint8Array): { header: ChunkHeader; pcm: Uint8Array } {
-  if (data.length < 4) throw new Error("chunk too short");
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const length = view.getUint32(0);
-  if (4 + length > data.length) throw new Error("chunk header runs past the message");
-  const header = JSON.parse(
-    Buffer.from(data.buffer, data.byteOffset + 4, length).toString(),
-  ) as ChunkHeader;
+  const { header, payload } = decodeJsonFrame<ChunkHeader>(data);
   if (header.v !== 1) throw new Error(`unknown chunk version ${String(header.v)}`);
-  return { header, pcm: data.subarray(4 + length) };
+  return { header, pcm: payload };
 }
+
+export const fileSongs = declare({
+  name: "file-songs",
+  subject: "chorus.file.<id>.songs",
+  request: songsRequestSchema,
+  reply: z.array(songSchema),
+  callers: "listener",
+  publishers: "logged-in clients",
+  listeners: "that file node",
+  what: "the songs of its music folder (session checked at its auth node)",
+});
+
+export const filePlay = declare({
+  name: "file-play",
+  subject: "chorus.file.<id>.play",
+  request: playRequestSchema,
+  reply: playReplySchema,
+  callers: "listener",
+  publishers: "logged-in clients",
+  listeners: "that file node",
+  what: "stream a song from a position to the client's inbox; answers the stream id",
+});
+
+export const fileControl = declare({
+  name: "file-control",
+  subject: "chorus.file.<id>.control",
+  request: controlRequestSchema,
+  reply: controlReplySchema,
+  callers: "listener",
+  maxBody: 4096,
+  publishers: "the listening client",
+  listeners: "that file node",
+  what: "pause, resume, seek, stop, sync, position reports (the stream's own session only)",
+});

@@ -18,9 +18,12 @@
  * a 64-byte signature over header JSON + PCM, then the PCM exactly as played.
  */
 import { createPublicKey, sign, verify, type KeyObject } from "node:crypto";
-import { newOkpKeyPair } from "../actors/runtime/okp-keys.js";
 import { z } from "zod";
-import { sessionSchema } from "./file.js";
+import { declare } from "./contract.js";
+import { encodeFrameJson, splitFrame } from "./frame.js";
+import { idSchema, inboxSchema } from "./ids.js";
+import { audioFormatSchema, frameBytes, songSchema } from "./media.js";
+import { sessionSchema } from "./session.js";
 
 export const relayStreamName = "CHORUS_RELAY";
 /** Frames a host keeps in the relay stream (a frame is one playback write: ~10-40 ms). */
@@ -30,24 +33,18 @@ export const relayMaxAgeMs = 10_000;
 /** Audio a joiner buffers before it plays (the host itself writes 40 ms ahead). */
 export const defaultBacklogMs = 70;
 
-const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an id ([A-Za-z0-9_-])");
+const id = idSchema;
 
-export const songSchema = z.object({
-  id: z.string().min(1).max(255),
-  title: z.string().max(512),
-  artist: z.string().max(512).optional(),
-  album: z.string().max(512).optional(),
-  file: z.string().max(512),
-  duration: z.number().finite().min(0).max(86_400),
+/** What travels of a song with every frame: the catalogue's song without its format and size. */
+export const relaySongSchema = songSchema.pick({
+  id: true,
+  title: true,
+  artist: true,
+  album: true,
+  file: true,
+  duration: true,
 });
-export type RelaySong = z.infer<typeof songSchema>;
-
-export const formatSchema = z.object({
-  sampleRate: z.number().int().min(1000).max(384_000),
-  channels: z.number().int().min(1).max(16),
-  bitDepth: z.union([z.literal(8), z.literal(16), z.literal(24), z.literal(32)]),
-  float: z.boolean().optional(),
-});
+export type RelaySong = z.infer<typeof relaySongSchema>;
 
 /** playing: PCM follows; paused / ended / stopped: a marker at `byte` (no PCM). */
 export const relayStates = ["playing", "paused", "ended", "stopped"] as const;
@@ -61,8 +58,8 @@ export const relayHeaderSchema = z.object({
   /** Bumped by the host on every jump (seek, song change, recovery). */
   epoch: z.number().int().min(0),
   state: z.enum(relayStates),
-  song: songSchema,
-  format: formatSchema,
+  song: relaySongSchema,
+  format: audioFormatSchema,
   /** Byte offset of the first PCM byte in the song's PCM data (or the position of a marker). */
   byte: z.number().int().min(0),
   /** The host's clock (ms since the epoch) when it played the first byte. */
@@ -79,7 +76,7 @@ export const hostPresenceSchema = z.object({
   user: z.string().max(256),
   status: z.enum(["up", "stopping"]),
   state: z.enum(["playing", "paused", "idle"]),
-  song: songSchema.optional(),
+  song: relaySongSchema.optional(),
   /** Seconds into the song. */
   position: z.number().finite().min(0),
   listeners: z.number().int().min(0),
@@ -104,54 +101,46 @@ export const joinRequestSchema = z.object({
   session: sessionSchema,
   /** A host id, or the user name of the host (when only one host has it). */
   host: z.string().min(1).max(256),
-  deliver: z.string().regex(/^_INBOX\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "must be an _INBOX"),
+  deliver: inboxSchema,
   /** Relayed audio to deliver from before the newest frame. */
   backlogMs: z.number().int().min(0).max(5000).optional(),
 });
 export type JoinRequest = z.infer<typeof joinRequestSchema>;
 
 /** What `chorus hosts` shows for one host. */
-export interface HostView {
-  id: string;
-  user: string;
+export const hostViewSchema = z.object({
+  id: z.string(),
+  user: z.string(),
   /** The song's title (none while idle). */
-  song?: string;
-  songId?: string;
+  song: z.string().optional(),
+  songId: z.string().optional(),
   /** Seconds into the song, and its length. */
-  position: number;
-  duration?: number;
-  state: HostPresence["state"];
-  paused: boolean;
-  listeners: number;
-  depth: number;
+  position: z.number(),
+  duration: z.number().optional(),
+  state: hostPresenceSchema.shape.state,
+  paused: z.boolean(),
+  listeners: z.number(),
+  depth: z.number(),
   /** Milliseconds since its last beat reached the prime. */
-  lastSeenMs: number;
-}
+  lastSeenMs: z.number(),
+});
+export type HostView = z.infer<typeof hostViewSchema>;
 
-export interface JoinReply {
+export const joinReplySchema = z.object({
   /** The relay consumer the prime opened towards the joiner's inbox. */
-  consumer: string;
-  host: HostView;
+  consumer: z.string(),
+  host: hostViewSchema,
   /** Verify every frame and beat of this host with it. */
-  key: string;
-  intervalMs: number;
+  key: z.string(),
+  intervalMs: z.number().int().positive(),
   /** The newest frame's header when the join was made (none: nothing relayed yet). */
-  last?: RelayHeader;
+  last: relayHeaderSchema.optional(),
   /** The byte right after that frame's PCM. */
-  lastEnd?: number;
-}
+  lastEnd: z.number().int().min(0).optional(),
+});
+export type JoinReply = z.infer<typeof joinReplySchema>;
 
 // ---- keys and signatures ---------------------------------------------------------
-
-export interface HostKeys {
-  /** base64url of the raw public key. */
-  publicKey: string;
-  privateKey: KeyObject;
-}
-
-export function newHostKeys(): HostKeys {
-  return newOkpKeyPair("ed25519");
-}
 
 /** The KeyObject for a public key string; throws on a malformed one. */
 export function publicKeyOf(key: string): KeyObject {
@@ -162,14 +151,7 @@ const sigBytes = 64;
 
 export function encodeFrame(header: RelayHeader, pcm: Uint8Array, key: KeyObject): Uint8Array {
   const json = Buffer.from(JSON.stringify(header));
-  const body = Buffer.concat([json, pcm]);
-  const sig = sign(null, body, key);
-  const out = Buffer.allocUnsafe(4 + json.length + sigBytes + pcm.length);
-  out.writeUInt32BE(json.length, 0);
-  json.copy(out, 4);
-  sig.copy(out, 4 + json.length);
-  out.set(pcm, 4 + json.length + sigBytes);
-  return out;
+  return encodeFrameJson(json, pcm, sign(null, Buffer.concat([json, pcm]), key));
 }
 
 export type FrameCheck =
@@ -179,21 +161,20 @@ export type FrameCheck =
 export function decodeFrame(data: Uint8Array, key?: KeyObject): FrameCheck {
   try {
     if (data.length < 4 + sigBytes) return { ok: false, why: "too short" };
-    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const length = buf.readUInt32BE(0);
-    if (length > 8192 || 4 + length + sigBytes > buf.length) {
+    let parts: ReturnType<typeof splitFrame>;
+    try {
+      parts = splitFrame(data, sigBytes);
+    } catch {
       return { ok: false, why: "header runs past the frame" };
     }
-    const json = buf.subarray(4, 4 + length);
-    const sig = buf.subarray(4 + length, 4 + length + sigBytes);
-    const pcm = buf.subarray(4 + length + sigBytes);
+    const { json, tag: sig, payload: pcm } = parts;
     if (key && !verify(null, Buffer.concat([json, pcm]), key, sig)) {
       return { ok: false, why: "bad signature" };
     }
     const parsed = relayHeaderSchema.safeParse(JSON.parse(json.toString("utf8")));
     if (!parsed.success) return { ok: false, why: "malformed header" };
     const header = parsed.data;
-    const frame = (header.format.bitDepth / 8) * header.format.channels;
+    const frame = frameBytes(header.format);
     if (header.byte % frame !== 0 || pcm.length % frame !== 0) {
       return { ok: false, why: "not whole frames" };
     }
@@ -225,3 +206,36 @@ export function readPresence(data: Uint8Array, key?: KeyObject): HostPresence | 
     return undefined;
   }
 }
+
+export const primeHost = declare({
+  name: "prime-host",
+  subject: "chorus.prime.host",
+  request: hostRegisterSchema,
+  reply: z.object({ listeners: z.number().int().min(0) }),
+  callers: "listener",
+  publishers: "playing clients",
+  listeners: "prime",
+  what: "register a host id and its signing key (session checked); answers its listeners",
+});
+
+export const primeHosts = declare({
+  name: "prime-hosts",
+  subject: "chorus.prime.hosts",
+  request: z.object({}).loose(),
+  reply: z.array(hostViewSchema),
+  callers: "listener",
+  publishers: "chorus hosts, players",
+  listeners: "prime",
+  what: "P2P hosts playing now: id, user, song, position, listeners",
+});
+
+export const primeJoin = declare({
+  name: "prime-join",
+  subject: "chorus.prime.join",
+  request: joinRequestSchema,
+  reply: joinReplySchema,
+  callers: "listener",
+  publishers: "logged-in clients",
+  listeners: "prime",
+  what: "join a host (session checked): the prime opens a relay consumer to the joiner's inbox",
+});

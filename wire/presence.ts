@@ -1,15 +1,19 @@
-/** The presence heartbeat every actor publishes, and its schema. */
+/** The presence heartbeat every actor publishes, and the registry's view of a node. */
 import { z } from "zod";
+import { idSchema } from "./ids.js";
 
-const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+export const nodeKinds = ["prime", "plane", "auth", "file"] as const;
+export type NodeKind = (typeof nodeKinds)[number];
+export const spawnableKinds = ["auth", "file"] as const;
+export type SpawnableKind = (typeof spawnableKinds)[number];
 
 export const presenceSchema = z.object({
-  id,
-  kind: z.enum(["prime", "plane", "auth", "file"]),
+  id: idSchema,
+  kind: z.enum(nodeKinds),
   /** The control node (prime or plane) that owns this node; itself for control nodes. */
-  owner: id,
+  owner: idSchema,
   /** The machine's host id (from its data folder), never an IP. */
-  host: id,
+  host: idSchema,
   load: z.number().int().min(0),
   capacity: z.number().int().min(0),
   intervalMs: z.number().int().positive(),
@@ -20,16 +24,17 @@ export const presenceSchema = z.object({
 export type Presence = z.infer<typeof presenceSchema>;
 
 /** What `chorus nodes` shows for one node. */
-export interface NodeView {
-  id: string;
-  kind: Presence["kind"];
-  owner: string;
-  host: string;
-  load: number;
-  capacity: number;
-  pid: number;
+export const nodeViewSchema = z.object({
+  id: z.string(),
+  kind: z.enum(nodeKinds),
+  owner: z.string(),
+  host: z.string(),
+  load: z.number(),
+  capacity: z.number(),
+  pid: z.number(),
   /** Milliseconds since the node started. */
-  ageMs: number;
+  ageMs: z.number(),
   /** Milliseconds since its last beat reached the prime. */
-  lastSeenMs: number;
-}
+  lastSeenMs: z.number(),
+});
+export type NodeView = z.infer<typeof nodeViewSchema>;

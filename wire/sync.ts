@@ -5,8 +5,8 @@
  * subjects, and are checked here against the safe-name rules.
  */
 import { z } from "zod";
-import { unsafeReason } from "../actors/sync/names.js";
-import type { ManifestEntry } from "../actors/sync/manifest.js";
+import { declare } from "./contract.js";
+import { unsafeReason } from "./safe-names.js";
 
 export const fileName = z
   .string()
@@ -25,19 +25,29 @@ const fileSize = z
   .min(12)
   .max(2 ** 32 + 8);
 
+/** One file of a music folder as sync sees it. */
+export const manifestEntrySchema = z.object({
+  name: z.string(),
+  size: z.number().int().min(0),
+  /** SHA-256 of the content, lowercase hex. */
+  hash: z.string(),
+});
+export type ManifestEntry = z.infer<typeof manifestEntrySchema>;
+
 /** Manifests come in pages so a big library fits the broker's max_payload. */
 export const manifestPageSize = 1000;
 export const manifestRequest = z.object({
   after: z.string().max(1000).optional(),
   limit: z.number().int().min(1).max(manifestPageSize).optional(),
 });
-export interface ManifestPage {
-  node: string;
-  host: string;
-  files: ManifestEntry[];
+export const manifestPageSchema = z.object({
+  node: z.string(),
+  host: z.string(),
+  files: z.array(manifestEntrySchema),
   /** Pass as `after` for the next page; absent on the last page. */
-  next?: string;
-}
+  next: z.string().optional(),
+});
+export type ManifestPage = z.infer<typeof manifestPageSchema>;
 
 /** Put your copy of `name` into the transfer bucket as `object`. */
 export const fetchRequest = z.object({
@@ -61,38 +71,89 @@ export const syncRequest = z.object({
 });
 
 /** One control node's line of `chorus sync status`. */
-export interface SyncNodeStatus {
-  id: string;
-  kind: "prime" | "plane";
-  host: string;
+export const syncNodeStatusSchema = z.object({
+  id: z.string(),
+  kind: z.enum(["prime", "plane"]),
+  host: z.string(),
   /** Syncable files in its music folder (at the last look). */
-  files: number;
+  files: z.number(),
   /** Files it holds with the prime's content. */
-  inSync: number;
+  inSync: z.number(),
   /** Files some control node has and it lacks. */
-  missing: number;
+  missing: z.number(),
   /** Names it holds with content other than the prime's. */
-  conflicts: number;
+  conflicts: z.number(),
   /** Transfers to or from it right now. */
-  inFlight: number;
+  inFlight: z.number(),
   /** When its manifest was last read (ms since epoch); absent if never. */
-  seenAt?: number;
+  seenAt: z.number().optional(),
   /** The last error seen with it, if any. */
-  lastError?: string;
-}
+  lastError: z.string().optional(),
+});
+export type SyncNodeStatus = z.infer<typeof syncNodeStatusSchema>;
 
-export interface TransferView {
-  name: string;
-  from: string;
-  to: string;
-  size: number;
-  startedAt: number;
-}
+export const transferViewSchema = z.object({
+  name: z.string(),
+  from: z.string(),
+  to: z.string(),
+  size: z.number(),
+  startedAt: z.number(),
+});
+export type TransferView = z.infer<typeof transferViewSchema>;
 
-export interface SyncStatus {
-  intervalMs: number;
-  rounds: number;
-  lastRound?: { at: number; ms: number; moved: number; failed: number };
-  nodes: SyncNodeStatus[];
-  inFlight: TransferView[];
-}
+export const syncStatusSchema = z.object({
+  intervalMs: z.number(),
+  rounds: z.number(),
+  lastRound: z
+    .object({ at: z.number(), ms: z.number(), moved: z.number(), failed: z.number() })
+    .optional(),
+  nodes: z.array(syncNodeStatusSchema),
+  inFlight: z.array(transferViewSchema),
+});
+export type SyncStatus = z.infer<typeof syncStatusSchema>;
+
+export const receivedSchema = z.object({ stored: z.string(), movedAside: z.string().optional() });
+
+export const controlManifest = declare({
+  name: "control-manifest",
+  subject: "chorus.control.<id>.manifest",
+  request: manifestRequest,
+  reply: manifestPageSchema,
+  callers: "actor",
+  publishers: "prime",
+  listeners: "that control node",
+  what: "one page of its music folder: safe WAV files with size and SHA-256",
+});
+
+export const controlFetch = declare({
+  name: "control-fetch",
+  subject: "chorus.control.<id>.fetch",
+  request: fetchRequest,
+  reply: z.object({ sent: z.literal(true) }),
+  callers: "actor",
+  publishers: "prime",
+  listeners: "that control node",
+  what: "put one of its files into the `chorus-sync` object store bucket",
+});
+
+export const controlReceive = declare({
+  name: "control-receive",
+  subject: "chorus.control.<id>.receive",
+  request: receiveRequest,
+  reply: receivedSchema,
+  callers: "actor",
+  publishers: "prime",
+  listeners: "that control node",
+  what: "take a file from the `chorus-sync` bucket, check it, store it atomically",
+});
+
+export const primeSync = declare({
+  name: "prime-sync",
+  subject: "chorus.prime.sync",
+  request: syncRequest,
+  reply: syncStatusSchema,
+  callers: "actor",
+  publishers: "chorus sync status / now",
+  listeners: "prime",
+  what: "music sync status per control node; `run: true` runs a round first",
+});

@@ -5,8 +5,8 @@
  */
 import type { Actor } from "../runtime/actor.js";
 import { actorPasswordOf } from "../runtime/identity.js";
-import { subjects } from "../../wire/subjects.js";
-import { loginRequestSchema, maxLoginBody, sessionRequestSchema } from "../../wire/auth.js";
+import { authBeat, authLogin, authLogout, authVerify } from "../../wire/auth.js";
+import { at } from "../../wire/contract.js";
 import { EventKey } from "./seal.js";
 import { AuthService } from "./service.js";
 import { UserSync } from "./sync.js";
@@ -45,23 +45,10 @@ export async function startAuthNode(actor: Actor): Promise<void> {
   });
 
   const service = new AuthService(actor, store, ready);
-  const small = { maxBody: 1024 };
-  actor.serve(subjects.authLogin(actor.id), loginRequestSchema, (req) => service.login(req), {
-    maxBody: maxLoginBody,
-  });
-  actor.serve(subjects.authBeat(actor.id), sessionRequestSchema, (req) => service.beat(req), small);
-  actor.serve(
-    subjects.authLogout(actor.id),
-    sessionRequestSchema,
-    (req) => service.logout(req),
-    small,
-  );
-  actor.serve(
-    subjects.authVerify(actor.id),
-    sessionRequestSchema,
-    (req) => service.verify(req),
-    small,
-  );
+  actor.serve(at(authLogin, actor.id), (req) => service.login(req));
+  actor.serve(at(authBeat, actor.id), (req) => service.beat(req));
+  actor.serve(at(authLogout, actor.id), (req) => service.logout(req));
+  actor.serve(at(authVerify, actor.id), (req) => service.verify(req));
 
   const stopSweeping = sweepEvery(Math.max(20, actor.config.heartbeatMs / 2), () =>
     service.sweep(),

@@ -22,9 +22,6 @@ export const hashOptions = {
   parallelism: 1,
 } as const;
 
-export const minPasswordLength = 8;
-export const maxPasswordLength = 1024;
-
 /** Passwords are hashed as NFC, so the same password typed on another system still matches. */
 export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password.normalize("NFC"), hashOptions);

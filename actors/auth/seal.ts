@@ -14,23 +14,9 @@ import {
   randomBytes,
   type KeyObject,
 } from "node:crypto";
-import { z } from "zod";
+import type { Sealed } from "../../wire/auth.js";
 import { ChorusError } from "../../wire/errors.js";
 import { newOkpKeyPair } from "../runtime/okp-keys.js";
-
-const b64url = z.string().regex(/^[A-Za-z0-9_-]+$/);
-
-export const sealedSchema = z.object({
-  /** The sender's ephemeral X25519 public key (raw, base64url). */
-  key: b64url.length(43),
-  iv: b64url.length(16),
-  /** Ciphertext followed by the 16-byte GCM tag, base64url. */
-  data: b64url.max(4096),
-});
-export type Sealed = z.infer<typeof sealedSchema>;
-
-/** A client's X25519 public key as sent in a login: 32 raw bytes, base64url. */
-export const publicKeySchema = b64url.length(43);
 
 export interface EphemeralKey {
   publicKey: string;

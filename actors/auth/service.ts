@@ -12,9 +12,9 @@ import {
   type BeatReply,
   type LoginReply,
   type LoginRequest,
-  type SessionRequest,
   type VerifyReply,
 } from "../../wire/auth.js";
+import type { SessionCredentials } from "../../wire/session.js";
 import { checkPublicKey, sealTo } from "./seal.js";
 import { SessionTable } from "./sessions.js";
 import { FailureThrottle } from "./throttle.js";
@@ -86,19 +86,19 @@ export class AuthService {
     }
   }
 
-  beat(req: SessionRequest): BeatReply {
+  beat(req: SessionCredentials): BeatReply {
     this.sessions.beat(req.sessionId, req.token);
     return { expiresAfterMs: this.sessions.expiresAfterMs };
   }
 
-  logout(req: SessionRequest): Record<string, never> {
+  logout(req: SessionCredentials): Record<string, never> {
     const session = this.sessions.close(req.sessionId, req.token);
     this.actor.log.info("logged out", { user: session.user, session: session.id });
     this.actor.beat();
     return {};
   }
 
-  verify(req: SessionRequest): VerifyReply {
+  verify(req: SessionCredentials): VerifyReply {
     return { user: this.sessions.check(req.sessionId, req.token).user };
   }
 

@@ -3,19 +3,18 @@
  * its own machine, at most `maxLoad` of them, and stops them when it stops.
  */
 import type { ChildProcess } from "node:child_process";
-import { z } from "zod";
 import { Actor } from "../runtime/actor.js";
 import { checkListenerRole } from "../runtime/broker-check.js";
 import type { ChorusConfig } from "../runtime/config.js";
 import { ChorusError } from "../../wire/errors.js";
 import type { Presence } from "../../wire/presence.js";
 import { spawnActor } from "./spawn.js";
-import { spawnableKinds, subjects, type SpawnableKind } from "../../wire/subjects.js";
+import { at } from "../../wire/contract.js";
+import type { SpawnableKind } from "../../wire/presence.js";
+import { controlSpawn } from "../../wire/prime.js";
 
 /** A stopping child gets this long before SIGKILL (inside the 2 s every chorus process has). */
 const childStopGraceMs = 900;
-
-export const spawnRequestSchema = z.object({ kind: z.enum(spawnableKinds) });
 
 export class ControlNode {
   readonly actor: Actor;
@@ -31,9 +30,7 @@ export class ControlNode {
     await this.actor.start();
     // Nodes trust the broker's permissions: a control node starts only where listeners are kept in.
     await checkListenerRole(this.actor.config);
-    this.actor.serve(subjects.controlSpawn(this.actor.id), spawnRequestSchema, (req) =>
-      this.spawnLocal(req.kind),
-    );
+    this.actor.serve(at(controlSpawn, this.actor.id), (req) => this.spawnLocal(req.kind));
     this.actor.onStop(() => this.stopChildren());
   }
 

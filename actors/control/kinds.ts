@@ -2,7 +2,7 @@
 import type { Actor } from "../runtime/actor.js";
 import { startAuthNode } from "../auth/node.js";
 import { startFileNode } from "../file/node.js";
-import type { SpawnableKind } from "../../wire/subjects.js";
+import type { SpawnableKind } from "../../wire/presence.js";
 
 export const kindStarters: Record<SpawnableKind, (actor: Actor) => Promise<void>> = {
   auth: startAuthNode,

@@ -7,7 +7,7 @@ import { configSchema } from "../runtime/config.js";
 import { capacityOf, kindStarters } from "./kinds.js";
 import { createLogger } from "../runtime/log.js";
 import { enforceStopDeadline } from "../runtime/shutdown.js";
-import { spawnableKinds, type SpawnableKind } from "../../wire/subjects.js";
+import { spawnableKinds, type SpawnableKind } from "../../wire/presence.js";
 
 // A spawned node stops within 2 s of SIGINT/SIGTERM, whatever the broker's state.
 enforceStopDeadline();

@@ -11,8 +11,9 @@ import type { ChorusConfig } from "../runtime/config.js";
 import { ChorusError } from "../../wire/errors.js";
 import { actorPasswordOf, newId } from "../runtime/identity.js";
 import { presenceSchema, type Presence } from "../../wire/presence.js";
-import { safeJson } from "../runtime/actor.js";
-import { subjects, type SpawnableKind } from "../../wire/subjects.js";
+import { safeJson } from "../../wire/codec.js";
+import type { SpawnableKind } from "../../wire/presence.js";
+import { subjects } from "../../wire/subjects.js";
 
 const mainPath = fileURLToPath(new URL("./main.js", import.meta.url));
 

@@ -8,26 +8,9 @@ import { createHash } from "node:crypto";
 import { readdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { ChorusError } from "../../wire/errors.js";
+import type { AudioFormat, Song } from "../../wire/media.js";
 import type { Logger } from "../runtime/log.js";
 import { readWavInfo, WavError, type WavInfo } from "./wav.js";
-
-export interface Song {
-  /** Stable id derived from the file name: safe in subjects and URLs. */
-  id: string;
-  title: string;
-  artist?: string;
-  album?: string;
-  /** Track number on the album (1, 2, ...). */
-  track?: number;
-  /** The file name inside the music folder. */
-  file: string;
-  /** Seconds. */
-  duration: number;
-  sampleRate: number;
-  channels: number;
-  bitDepth: number;
-  bytes: number;
-}
 
 /** A song resolved for streaming: its catalogue entry plus where its PCM lives. */
 export interface SongFile {
@@ -154,9 +137,13 @@ function songOf(file: string, info: WavInfo): Song {
     ...(info.track ? { track: info.track } : {}),
     file,
     duration: Math.round(info.duration * 1000) / 1000,
-    sampleRate: info.sampleRate,
-    channels: info.channels,
-    bitDepth: info.bitDepth,
+    format: formatOf(info),
     bytes: info.dataBytes,
   };
+}
+
+/** The wire's format of a WAV file (its bit depth is one wav.ts accepts). */
+export function formatOf(info: WavInfo): AudioFormat {
+  const { sampleRate, channels } = info;
+  return { sampleRate, channels, bitDepth: info.bitDepth as AudioFormat["bitDepth"] };
 }

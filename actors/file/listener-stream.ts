@@ -18,12 +18,12 @@ import {
   chunkMs,
   encodeChunk,
   windowChunks,
-  type AudioFormat,
   type ChunkHeader,
   type ControlReply,
   type EndReason,
-  type Session,
 } from "../../wire/file.js";
+import type { AudioFormat } from "../../wire/media.js";
+import type { Session } from "../../wire/session.js";
 
 export interface StreamHooks {
   /** Called once when the stream has ended (for any reason). */
@@ -40,6 +40,8 @@ const retryMs = 250;
 export class ListenerStream implements Publisher {
   readonly subject: string;
   readonly format: AudioFormat;
+  /** Bytes of one frame in the file (and in every chunk). */
+  private readonly blockAlign: number;
   readonly chunkFrames: number;
   readonly startedAt = Date.now();
   epoch = 0;
@@ -74,8 +76,9 @@ export class ListenerStream implements Publisher {
     startFrame: number,
   ) {
     this.subject = audio.subject(id);
-    const { sampleRate, channels, bitDepth, blockAlign } = song.info;
-    this.format = { sampleRate, channels, bitDepth, blockAlign };
+    this.format = song.song.format;
+    this.blockAlign = song.info.blockAlign;
+    const { sampleRate } = this.format;
     this.chunkFrames = Math.max(1, Math.round((sampleRate * chunkMs) / 1000));
     this.head = startFrame;
     this.played = startFrame;
@@ -239,7 +242,8 @@ export class ListenerStream implements Publisher {
     // The first chunk of an epoch is short, so the listener has audio sooner.
     const size = frame === this.epochStart ? this.firstChunkFrames : this.chunkFrames;
     const frames = Math.min(size, this.frames - frame);
-    const { blockAlign, sampleRate } = this.format;
+    const { blockAlign } = this;
+    const { sampleRate } = this.format;
     const pcm = Buffer.allocUnsafe(frames * blockAlign);
     const offset = this.song.info.dataOffset + frame * blockAlign;
     const { bytesRead } = await this.fd.read(pcm, 0, pcm.length, offset);
@@ -304,7 +308,7 @@ export class ListenerStream implements Publisher {
       seq: this.seq,
       epoch: this.epoch,
       frame: this.head,
-      byte: this.head * this.format.blockAlign,
+      byte: this.head * this.blockAlign,
       time: this.head / this.format.sampleRate,
       frames: 0,
       format: this.format,

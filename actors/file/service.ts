@@ -7,14 +7,15 @@
 import { randomBytes } from "node:crypto";
 import type { Actor } from "../runtime/actor.js";
 import { ChorusError } from "../../wire/errors.js";
-import { subjects } from "../../wire/subjects.js";
-import { Catalogue, type Song } from "./catalogue.js";
+import { at } from "../../wire/contract.js";
+import type { Song } from "../../wire/media.js";
+import { Catalogue } from "./catalogue.js";
 import { AudioJetStream } from "./jetstream.js";
 import { ListenerStream } from "./listener-stream.js";
 import {
-  controlRequestSchema,
-  playRequestSchema,
-  songsRequestSchema,
+  fileControl,
+  filePlay,
+  fileSongs,
   windowChunks,
   type ControlReply,
   type ControlRequest,
@@ -60,11 +61,9 @@ export class FileService {
       (stream, why) => void stream.end("session", why),
     );
     actor.setLoad(() => this.load);
-    actor.serve(subjects.fileSongs(actor.id), songsRequestSchema, (req) => this.songs(req));
-    actor.serve(subjects.filePlay(actor.id), playRequestSchema, (req) => this.play(req));
-    actor.serve(subjects.fileControl(actor.id), controlRequestSchema, (req) => this.control(req), {
-      maxBody: 4096,
-    });
+    actor.serve(at(fileSongs, actor.id), (req) => this.songs(req));
+    actor.serve(at(filePlay, actor.id), (req) => this.play(req));
+    actor.serve(at(fileControl, actor.id), (req) => this.control(req));
     this.sessions.start();
     this.watchLoad();
     void this.recoverAfterReconnects();

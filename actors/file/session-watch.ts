@@ -7,11 +7,10 @@
  * beats in a row counts as gone.
  */
 import type { Actor } from "../runtime/actor.js";
-import { call } from "../runtime/endpoint.js";
 import { ChorusError } from "../../wire/errors.js";
-import { subjects } from "../../wire/subjects.js";
 import type { ListenerStream } from "./listener-stream.js";
-import type { Session } from "../../wire/file.js";
+import type { Session } from "../../wire/session.js";
+import { verifyCall, verifySession } from "../runtime/verify-session.js";
 
 /** Errors after which a session is certainly dead (not just slow to answer). */
 const deadCodes = new Set(["UNAUTHORIZED", "UNAVAILABLE", "NOT_FOUND", "FORBIDDEN", "BAD_REQUEST"]);
@@ -31,21 +30,8 @@ export class SessionWatch {
   ) {}
 
   /** The session's user; UNAUTHORIZED unless its auth node vouches for it now. */
-  async verify(session: Session): Promise<string> {
-    try {
-      const { user } = await call<{ user: string }>(
-        this.actor.nc,
-        subjects.authVerify(session.authNode),
-        { sessionId: session.sessionId, token: session.token },
-        this.timeoutMs(),
-      );
-      return user;
-    } catch (err) {
-      if (err instanceof ChorusError && err.code === "TIMEOUT") {
-        throw new ChorusError("UNAVAILABLE", "the session's auth node did not answer; try again");
-      }
-      throw new ChorusError("UNAUTHORIZED", "no live session: log in again", { cause: err });
-    }
+  verify(session: Session): Promise<string> {
+    return verifySession(this.actor.nc, session, this.timeoutMs());
   }
 
   start(): void {
@@ -101,12 +87,7 @@ export class SessionWatch {
   ): Promise<void> {
     const { session } = streams[0];
     try {
-      await call(
-        this.actor.nc,
-        subjects.authVerify(session.authNode),
-        { sessionId: session.sessionId, token: session.token },
-        this.timeoutMs(),
-      );
+      await verifyCall(this.actor.nc, session, this.timeoutMs());
       this.misses.delete(key);
       return;
     } catch (err) {

@@ -18,17 +18,18 @@ import {
 import { nanos } from "@nats-io/transport-node";
 import type { KeyObject } from "node:crypto";
 import { randomBytes } from "node:crypto";
-import { z } from "zod";
 import type { Actor } from "../runtime/actor.js";
-import { call } from "../runtime/endpoint.js";
 import { ChorusError } from "../../wire/errors.js";
-import type { Session } from "../../wire/file.js";
+import { at } from "../../wire/contract.js";
+import type { Session } from "../../wire/session.js";
+import { verifySession } from "../runtime/verify-session.js";
 import { subjects } from "../../wire/subjects.js";
 import {
   decodeFrame,
   defaultBacklogMs,
-  hostRegisterSchema,
-  joinRequestSchema,
+  primeHost,
+  primeHosts,
+  primeJoin,
   publicKeyOf,
   readPresence,
   relayFramesPerHost,
@@ -108,9 +109,9 @@ export class HostTable {
       clearInterval(timer);
       sub.unsubscribe();
     });
-    actor.serve(subjects.primeHost, hostRegisterSchema, (req) => this.register(req));
-    actor.serve(subjects.primeHosts, z.object({}).loose(), () => this.list());
-    actor.serve(subjects.primeJoin, joinRequestSchema, (req) => this.join(req));
+    actor.serve(at(primeHost), (req) => this.register(req));
+    actor.serve(at(primeHosts), () => this.list());
+    actor.serve(at(primeJoin), (req) => this.join(req));
     // A broker restart empties a memory stream's definition too.
     void (async () => {
       for await (const s of actor.nc.status()) {
@@ -136,21 +137,8 @@ export class HostTable {
   }
 
   /** The user of a live session; UNAUTHORIZED otherwise (listeners cannot ask auth nodes). */
-  private async verify(session: Session): Promise<string> {
-    try {
-      const { user } = await call<{ user: string }>(
-        this.actor.nc,
-        subjects.authVerify(session.authNode),
-        { sessionId: session.sessionId, token: session.token },
-        Math.max(1000, this.actor.config.heartbeatMs),
-      );
-      return user;
-    } catch (err) {
-      if (err instanceof ChorusError && err.code === "TIMEOUT") {
-        throw new ChorusError("UNAVAILABLE", "the session's auth node did not answer; try again");
-      }
-      throw new ChorusError("UNAUTHORIZED", "no live session: log in again", { cause: err });
-    }
+  private verify(session: Session): Promise<string> {
+    return verifySession(this.actor.nc, session, Math.max(1000, this.actor.config.heartbeatMs));
   }
 
   /** Bind a host id to its key (first come; the same key may renew). Answers its listeners. */

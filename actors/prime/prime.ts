@@ -3,33 +3,27 @@
  * answer to "which node should I use?", and spawn placement — on its own
  * machine while under `maxLoad`, else on the plane with the most room.
  */
-import { z } from "zod";
-import { safeJson } from "../runtime/actor.js";
+import { safeJson } from "../../wire/codec.js";
+import { at } from "../../wire/contract.js";
 import type { ChorusConfig } from "../runtime/config.js";
 import { ControlNode } from "../control/control.js";
 import { call } from "../runtime/endpoint.js";
 import { ChorusError } from "../../wire/errors.js";
-import { presenceSchema, type NodeView, type Presence } from "../../wire/presence.js";
-import { spawnableKinds, subjects, type SpawnableKind } from "../../wire/subjects.js";
+import { presenceSchema, type Presence, type SpawnableKind } from "../../wire/presence.js";
+import {
+  controlSpawn,
+  nodeClaim,
+  primeAssign,
+  primeNodes,
+  primeSpawn,
+  type Assignment,
+} from "../../wire/prime.js";
+import { subjects } from "../../wire/subjects.js";
 import { assignOrder, planesByRoom } from "./placement.js";
 import { startPrimeSync } from "../sync/index.js";
 import { HostTable } from "./hosts.js";
 import { Registry } from "./registry.js";
 import { sweepEvery as sweepTimer } from "../runtime/sweep.js";
-
-const kindRequest = z.object({ kind: z.enum(spawnableKinds) });
-/** The registry is paged: one reply must stay under the broker's max_payload. */
-export const nodesPageLimit = 1000;
-const nodesPage = z.object({
-  offset: z.number().int().min(0).default(0),
-  limit: z.number().int().min(1).max(nodesPageLimit).default(nodesPageLimit),
-});
-
-export interface Assignment {
-  node: NodeView;
-  /** A slot reserved at that node for this client (see Actor.claim). */
-  claim: string;
-}
 
 export class Prime {
   readonly control: ControlNode;
@@ -80,13 +74,11 @@ export class Prime {
       stopSweeping();
       presenceSub.unsubscribe();
     });
-    actor.serve(subjects.primeNodes, nodesPage, ({ offset, limit }) =>
+    actor.serve(at(primeNodes), ({ offset, limit }) =>
       this.registry.list().slice(offset, offset + limit),
     );
-    actor.serve(subjects.primeSpawn, kindRequest, async (req) =>
-      this.registry.view(await this.place(req.kind)),
-    );
-    actor.serve(subjects.primeAssign, kindRequest, (req) => this.assign(req.kind));
+    actor.serve(at(primeSpawn), async (req) => this.registry.view(await this.place(req.kind)));
+    actor.serve(at(primeAssign), (req) => this.assign(req.kind));
     await startPrimeSync(this);
     await actor.announce();
     // The host table needs JetStream, which a cluster elects only once its
@@ -117,12 +109,7 @@ export class Prime {
     } else {
       for (const plane of planesByRoom(this.registry.ofKind("plane"))) {
         try {
-          presence = await call<Presence>(
-            this.actor.nc,
-            subjects.controlSpawn(plane.id),
-            { kind },
-            20_000,
-          );
+          presence = await call(this.actor.nc, at(controlSpawn, plane.id), { kind }, 20_000);
           break;
         } catch (err) {
           this.actor.log.warn("plane could not spawn", { plane: plane.id, error: String(err) });
@@ -161,12 +148,7 @@ export class Prime {
 
   private async tryClaim(node: Presence): Promise<string | undefined> {
     try {
-      const { claim } = await call<{ claim: string }>(
-        this.actor.nc,
-        subjects.nodeClaim(node.id),
-        {},
-        1000,
-      );
+      const { claim } = await call(this.actor.nc, at(nodeClaim, node.id), {}, 1000);
       return claim;
     } catch (err) {
       this.actor.log.debug("claim refused", { node: node.id, error: String(err) });

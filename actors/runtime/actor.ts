@@ -5,18 +5,21 @@
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { randomBytes } from "node:crypto";
-import { z } from "zod";
+import type { z } from "zod";
+import { encodeJson, safeJson } from "../../wire/codec.js";
+import { at, type Route } from "../../wire/contract.js";
+import { nodeClaim } from "../../wire/prime.js";
 import type { ChorusConfig } from "./config.js";
 import { checkServerInfo } from "./broker-check.js";
 import { connectBroker } from "./connect.js";
-import { serve, encodeJson, type EndpointOptions, type Handler } from "./endpoint.js";
+import { serve, type EndpointOptions, type Handler } from "./endpoint.js";
 import { ChorusError } from "../../wire/errors.js";
 import { hostIdOf, newId } from "./identity.js";
 import { createLogger, type Logger } from "./log.js";
 import { settlesWithin } from "./shutdown.js";
 import { sweepEvery } from "./sweep.js";
-import { presenceSchema, type Presence } from "../../wire/presence.js";
-import { subjects, type NodeKind } from "../../wire/subjects.js";
+import { presenceSchema, type NodeKind, type Presence } from "../../wire/presence.js";
+import { subjects } from "../../wire/subjects.js";
 
 export interface ActorOptions {
   config: ChorusConfig;
@@ -87,7 +90,7 @@ export class Actor {
       await this.connection.close();
       throw err;
     }
-    this.serve(subjects.nodeClaim(this.id), z.object({}), () => this.claim());
+    this.serve(at(nodeClaim, this.id), () => this.claim());
     void this.republishOnReconnect();
   }
 
@@ -109,13 +112,12 @@ export class Actor {
     return this.loadOf() + this.claims.size;
   }
 
-  serve<S extends z.ZodType, Res>(
-    subject: string,
-    schema: S,
-    handler: Handler<z.infer<S>, Res>,
+  serve<Req extends z.ZodType, Rep extends z.ZodType>(
+    route: Route<Req, Rep>,
+    handler: Handler<Req, Rep>,
     options?: EndpointOptions,
   ): Subscription {
-    return serve(this.nc, subject, schema, handler, this.log, options);
+    return serve(this.nc, route, handler, this.log, options);
   }
 
   /** Reserve one slot for a client the prime is sending here. */
@@ -278,13 +280,5 @@ export class Actor {
     const onSignal = (signal: NodeJS.Signals): void => void this.stop(signal);
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
-  }
-}
-
-export function safeJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    return undefined;
   }
 }

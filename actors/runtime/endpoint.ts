@@ -1,89 +1,68 @@
 /**
- * Request-reply endpoints with validated JSON bodies and typed error replies.
+ * Serving and calling the endpoints declared in wire/: validated JSON bodies
+ * and typed error replies.
  *
  * Replies are `{ ok: true, data }` or `{ ok: false, error: { code, message,
  * retryable } }`. Every handler's errors are caught here: an exception thrown
  * inside a NATS subscription callback would stall the whole connection.
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
-import { NoRespondersError, TimeoutError } from "@nats-io/transport-node";
+import {
+  headers,
+  NoRespondersError,
+  PermissionViolationError,
+  TimeoutError,
+} from "@nats-io/transport-node";
 import type { z } from "zod";
+import { decodeBody, encodeJson } from "../../wire/codec.js";
+import { protocolHeader, protocolVersion, type Route } from "../../wire/contract.js";
 import { ChorusError, fromWireError, toWireError, type WireError } from "../../wire/errors.js";
 import type { Logger } from "./log.js";
 
 export type Reply<T> = { ok: true; data: T } | { ok: false; error: WireError };
 
-/** Default request body limit; the broker's own max_payload is larger. */
-export const defaultMaxBody = 64 * 1024;
-
 export interface EndpointOptions {
   queue?: string;
-  maxBody?: number;
+  /** Told of every answered request: how long it took and, if it failed, why. */
+  record?: (elapsedNs: number, error?: string) => void;
 }
 
-export type Handler<Req, Res> = (body: Req, msg: Msg) => Res | Promise<Res>;
+export type Handler<Req extends z.ZodType, Rep extends z.ZodType> = (
+  body: z.output<Req>,
+  msg: Msg,
+) => z.input<Rep> | Promise<z.input<Rep>>;
 
-const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder("utf-8", { fatal: true });
-
-export function encodeJson(value: unknown): Uint8Array {
-  return encoder.encode(JSON.stringify(value));
-}
-
-/** Decode and validate a JSON body; throws a ChorusError with a precise message. */
-export function decodeBody<S extends z.ZodType>(
-  data: Uint8Array,
-  schema: S,
-  maxBody = defaultMaxBody,
-): z.infer<S> {
-  if (data.length > maxBody) {
-    throw new ChorusError("TOO_LARGE", `request body of ${data.length} bytes exceeds ${maxBody}`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(data.length ? strictDecoder.decode(data) : "{}");
-  } catch {
-    throw new ChorusError("BAD_JSON", "request body is not valid UTF-8 JSON");
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? issue.path.join(".") + ": " : "";
-    throw new ChorusError("BAD_REQUEST", `${where}${issue?.message ?? "invalid request"}`);
-  }
-  return parsed.data;
-}
-
-export function serve<S extends z.ZodType, Res>(
+export function serve<Req extends z.ZodType, Rep extends z.ZodType>(
   nc: NatsConnection,
-  subject: string,
-  schema: S,
-  handler: Handler<z.infer<S>, Res>,
+  route: Route<Req, Rep>,
+  handler: Handler<Req, Rep>,
   log: Logger,
   options: EndpointOptions = {},
 ): Subscription {
-  return nc.subscribe(subject, {
+  return nc.subscribe(route.subject, {
     queue: options.queue,
     callback: (err, msg) => {
       if (err) {
-        log.warn("subscription error", { subject, error: err.message });
+        log.warn("subscription error", { subject: route.subject, error: err.message });
         return;
       }
-      void answer(msg, schema, handler, log, options.maxBody);
+      void answer(msg, route, handler, log, options);
     },
   });
 }
 
-async function answer<S extends z.ZodType, Res>(
+async function answer<Req extends z.ZodType, Rep extends z.ZodType>(
   msg: Msg,
-  schema: S,
-  handler: Handler<z.infer<S>, Res>,
+  route: Route<Req, Rep>,
+  handler: Handler<Req, Rep>,
   log: Logger,
-  maxBody?: number,
+  options: EndpointOptions,
 ): Promise<void> {
-  let reply: Reply<Res>;
+  const started = process.hrtime.bigint();
+  let reply: Reply<z.input<Rep>>;
   try {
-    const body = decodeBody(msg.data, schema, maxBody);
+    checkVersion(msg);
+    const body = decodeBody(msg.data, route.endpoint.request, route.endpoint.maxBody);
     reply = { ok: true, data: await handler(body, msg) };
   } catch (err) {
     if (!(err instanceof ChorusError)) {
@@ -96,27 +75,61 @@ async function answer<S extends z.ZodType, Res>(
   } catch (err) {
     log.warn("cannot send reply", { subject: msg.subject, error: String(err) });
   }
+  options.record?.(
+    Number(process.hrtime.bigint() - started),
+    reply.ok ? undefined : `${reply.error.code}: ${reply.error.message}`,
+  );
+}
+
+/** A request of another protocol version is refused; one without the header (a tool) is taken. */
+function checkVersion(msg: Msg): void {
+  const version = msg.headers?.get(protocolHeader);
+  if (version && version !== String(protocolVersion)) {
+    throw new ChorusError(
+      "BAD_REQUEST",
+      `this node speaks Chorus protocol ${protocolVersion}, not ${version}: update one of them`,
+    );
+  }
 }
 
 /**
- * Make a request and unwrap the reply: returns `data` or throws a
- * ChorusError (UNAVAILABLE when nobody listens, TIMEOUT when nobody answers).
+ * Call an endpoint and unwrap the reply: returns `data` as the declaration's
+ * reply schema reads it, or throws a ChorusError (UNAVAILABLE when nobody
+ * listens, TIMEOUT when nobody answers, FORBIDDEN when the broker refuses).
  */
-export async function call<T>(
+export async function call<Req extends z.ZodType, Rep extends z.ZodType>(
+  nc: NatsConnection,
+  route: Route<Req, Rep>,
+  body: z.input<Req>,
+  timeoutMs = 3000,
+): Promise<z.output<Rep>> {
+  const data = await request(nc, route.subject, body, timeoutMs);
+  const parsed = route.endpoint.reply.safeParse(data);
+  if (!parsed.success) throw new ChorusError("INTERNAL", `malformed reply on ${route.subject}`);
+  return parsed.data;
+}
+
+/**
+ * Send any body to any subject and unwrap the reply's `data` unchecked: for
+ * tools and tests that send what no declaration allows, on purpose.
+ */
+export async function request(
   nc: NatsConnection,
   subject: string,
   body: unknown,
   timeoutMs = 3000,
-): Promise<T> {
+): Promise<unknown> {
+  const h = headers();
+  h.set(protocolHeader, String(protocolVersion));
   let msg: Msg;
   try {
-    msg = await nc.request(subject, encodeJson(body), { timeout: timeoutMs });
+    msg = await nc.request(subject, encodeJson(body), { timeout: timeoutMs, headers: h });
   } catch (err) {
     throw requestFailure(err, subject);
   }
-  let reply: Reply<T>;
+  let reply: Reply<unknown>;
   try {
-    reply = msg.json<Reply<T>>();
+    reply = msg.json<Reply<unknown>>();
   } catch {
     throw new ChorusError("INTERNAL", `malformed reply on ${subject}`);
   }
@@ -126,14 +139,14 @@ export async function call<T>(
 
 function requestFailure(err: unknown, subject: string): ChorusError {
   if (err instanceof ChorusError) return err;
-  if (err instanceof NoRespondersError || hasCause(err, NoRespondersError)) {
+  if (isOrCausedBy(err, NoRespondersError)) {
     return new ChorusError("UNAVAILABLE", `nobody answers on ${subject}`, { cause: err });
   }
-  if (err instanceof TimeoutError || hasCause(err, TimeoutError)) {
+  if (isOrCausedBy(err, TimeoutError)) {
     return new ChorusError("TIMEOUT", `no answer on ${subject} in time`, { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
-  if (/permission/i.test(message)) {
+  if (isOrCausedBy(err, PermissionViolationError)) {
     return new ChorusError("FORBIDDEN", `not allowed: ${message}`, { cause: err });
   }
   return new ChorusError("UNAVAILABLE", `request on ${subject} failed: ${message}`, {
@@ -141,6 +154,6 @@ function requestFailure(err: unknown, subject: string): ChorusError {
   });
 }
 
-function hasCause(err: unknown, type: new (...args: never[]) => Error): boolean {
-  return err instanceof Error && err.cause instanceof type;
+function isOrCausedBy(err: unknown, type: new (...args: never[]) => Error): boolean {
+  return err instanceof type || (err instanceof Error && err.cause instanceof type);
 }

@@ -9,15 +9,16 @@ import path from "node:path";
 import type { ControlNode } from "../control/control.js";
 import { ChorusError } from "../../wire/errors.js";
 import type { Logger } from "../runtime/log.js";
-import { subjects } from "../../wire/subjects.js";
-import { Manifest, type ManifestEntry } from "./manifest.js";
-import { isTempName, tempPrefix } from "./names.js";
+import { at } from "../../wire/contract.js";
+import { isTempName, tempPrefix } from "../../wire/safe-names.js";
+import { Manifest } from "./manifest.js";
 import {
-  fetchRequest,
+  controlFetch,
+  controlManifest,
+  controlReceive,
   manifestPageSize,
-  manifestRequest,
-  receiveRequest,
   type FetchRequest,
+  type ManifestEntry,
   type ManifestPage,
   type ReceiveRequest,
 } from "../../wire/sync.js";
@@ -49,13 +50,9 @@ export class SyncAgent {
     const actor = this.control.actor;
     await mkdir(this.dir, { recursive: true });
     await this.removeStaleTemps();
-    actor.serve(subjects.controlManifest(actor.id), manifestRequest, (req) =>
-      this.page(req.after, req.limit),
-    );
-    actor.serve(subjects.controlFetch(actor.id), fetchRequest, (req) => this.send(req));
-    actor.serve(subjects.controlReceive(actor.id), receiveRequest, (req) =>
-      this.receive(req, "aside"),
-    );
+    actor.serve(at(controlManifest, actor.id), (req) => this.page(req.after, req.limit));
+    actor.serve(at(controlFetch, actor.id), (req) => this.send(req));
+    actor.serve(at(controlReceive, actor.id), (req) => this.receive(req, "aside"));
     actor.onStop(() => this.aborts.abort());
   }
 

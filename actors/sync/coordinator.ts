@@ -7,20 +7,28 @@
  */
 import { call } from "../runtime/endpoint.js";
 import { ChorusError } from "../../wire/errors.js";
-import type { Prime } from "../prime/prime.js";
+import { at } from "../../wire/contract.js";
+import type { Actor } from "../runtime/actor.js";
 import type { Registry } from "../prime/registry.js";
-import { subjects } from "../../wire/subjects.js";
 import type { SyncAgent } from "./agent.js";
-import type { ManifestEntry } from "./manifest.js";
 import { byName, planPulls, planPushes, type Move, type NodeFiles } from "./plan.js";
 import {
-  syncRequest,
-  type ManifestPage,
+  controlFetch,
+  controlManifest,
+  controlReceive,
+  primeSync,
+  type ManifestEntry,
   type SyncNodeStatus,
   type SyncStatus,
   type TransferView,
 } from "../../wire/sync.js";
 import { newObjectName } from "./store.js";
+
+/** What sync needs of the prime: its actor and its registry of control nodes. */
+export interface SyncedPrime {
+  actor: Actor;
+  registry: Registry;
+}
 
 interface View extends NodeFiles {
   kind: "prime" | "plane";
@@ -46,21 +54,21 @@ export class SyncCoordinator {
   private loopDone?: Promise<void>;
 
   constructor(
-    private readonly prime: Prime,
+    private readonly primeNode: SyncedPrime,
     private readonly agent: SyncAgent,
   ) {}
 
-  private get actor() {
-    return this.prime.actor;
+  private get actor(): Actor {
+    return this.primeNode.actor;
   }
 
   private get registry(): Registry {
-    return this.prime.registry;
+    return this.primeNode.registry;
   }
 
   start(): void {
     const actor = this.actor;
-    actor.serve(subjects.primeSync, syncRequest, async (req) => {
+    actor.serve(at(primeSync), async (req) => {
       if (req.run) await this.runSoon();
       return this.status();
     });
@@ -186,9 +194,9 @@ export class SyncCoordinator {
     const files: ManifestEntry[] = [];
     let after: string | undefined;
     for (let page = 0; page < 10_000; page++) {
-      const reply = await call<ManifestPage>(
+      const reply = await call(
         this.actor.nc,
-        subjects.controlManifest(planeId),
+        at(controlManifest, planeId),
         after === undefined ? {} : { after },
         10_000,
       );
@@ -207,7 +215,7 @@ export class SyncCoordinator {
         plane.id,
         call(
           this.actor.nc,
-          subjects.controlFetch(plane.id),
+          at(controlFetch, plane.id),
           { name: entry.name, hash: entry.hash, size: entry.size, object },
           transferTimeoutMs(entry.size),
         ),
@@ -233,9 +241,9 @@ export class SyncCoordinator {
       await this.agent.send({ name: entry.name, hash: entry.hash, size: entry.size, object });
       const got = await this.whilePlaneLives(
         plane.id,
-        call<{ stored: string; movedAside?: string }>(
+        call(
           this.actor.nc,
-          subjects.controlReceive(plane.id),
+          at(controlReceive, plane.id),
           {
             name: entry.name,
             hash: entry.hash,

@@ -3,9 +3,8 @@
  * its own folder; the prime also runs the SyncCoordinator that reconciles.
  */
 import type { ControlNode } from "../control/control.js";
-import type { Prime } from "../prime/prime.js";
 import { SyncAgent } from "./agent.js";
-import { SyncCoordinator } from "./coordinator.js";
+import { SyncCoordinator, type SyncedPrime } from "./coordinator.js";
 
 /** Called by a plane once its control node has started. */
 export async function startPlaneSync(control: ControlNode): Promise<SyncAgent> {
@@ -15,7 +14,9 @@ export async function startPlaneSync(control: ControlNode): Promise<SyncAgent> {
 }
 
 /** Called by the prime once its control node and registry are running. */
-export async function startPrimeSync(prime: Prime): Promise<SyncCoordinator> {
+export async function startPrimeSync(
+  prime: SyncedPrime & { control: ControlNode },
+): Promise<SyncCoordinator> {
   const agent = new SyncAgent(prime.control);
   await agent.start();
   const coordinator = new SyncCoordinator(prime, agent);

@@ -8,15 +8,9 @@ import { createReadStream } from "node:fs";
 import { lstat, mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../runtime/log.js";
-import { isTempName, unsafeReason } from "./names.js";
+import { isTempName, unsafeReason } from "../../wire/safe-names.js";
+import type { ManifestEntry } from "../../wire/sync.js";
 import { wavStateOfFile, type WavState } from "./wav.js";
-
-export interface ManifestEntry {
-  name: string;
-  size: number;
-  /** SHA-256 of the content, lowercase hex. */
-  hash: string;
-}
 
 interface Cached {
   size: number;

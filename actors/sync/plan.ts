@@ -8,7 +8,7 @@
  * plane's copy is kept beside it as `name (conflict <plane host>).wav`, which
  * later rounds spread like any other file. Nothing is ever deleted.
  */
-import type { ManifestEntry } from "./manifest.js";
+import type { ManifestEntry } from "../../wire/sync.js";
 
 export interface NodeFiles {
   id: string;

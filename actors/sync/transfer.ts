@@ -11,9 +11,9 @@ import { link, lstat, open, rename, statfs, unlink } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { ChorusError } from "../../wire/errors.js";
-import type { ManifestEntry } from "./manifest.js";
+import { conflictName, tempPrefix, tempSuffix } from "../../wire/safe-names.js";
+import type { ManifestEntry } from "../../wire/sync.js";
 import { hashFile } from "./manifest.js";
-import { conflictName, tempPrefix, tempSuffix } from "./names.js";
 import { chunkBytes, digestHex, syncStream, type SyncStore } from "./store.js";
 import { wavStateOfFile } from "./wav.js";
 

@@ -1,10 +1,11 @@
 /** `chorus spawn KIND`: ask the prime for a new node (an operator's tool: actor role). */
+import { at } from "../../wire/contract.js";
+import { primeSpawn } from "../../wire/prime.js";
 import { loadConfig } from "../../actors/runtime/config.js";
 import { connectBroker } from "../../actors/runtime/connect.js";
 import { call } from "../../actors/runtime/endpoint.js";
 import { ChorusError } from "../../wire/errors.js";
-import type { NodeView } from "../../wire/presence.js";
-import { spawnableKinds, subjects } from "../../wire/subjects.js";
+import { spawnableKinds, type SpawnableKind } from "../../wire/presence.js";
 import type { Command } from "../command.js";
 import { json, table } from "../output.js";
 
@@ -17,7 +18,7 @@ KIND is one of: ${spawnableKinds.join(", ")}. Needs the actor role (DATA/actor.s
 or CHORUS_ACTOR_PASSWORD). Prints the new node.`,
   options: { json: { type: "boolean" } },
   async run(flags, args) {
-    const kind = args[0];
+    const kind = args[0] as SpawnableKind | undefined;
     if (!kind || !(spawnableKinds as readonly string[]).includes(kind)) {
       throw new ChorusError(
         "BAD_REQUEST",
@@ -29,7 +30,7 @@ or CHORUS_ACTOR_PASSWORD). Prints the new node.`,
       reconnect: false,
     });
     try {
-      const node = await call<NodeView>(nc, subjects.primeSpawn, { kind }, 30_000);
+      const node = await call(nc, at(primeSpawn), { kind }, 30_000);
       process.stdout.write(
         flags.json
           ? json([node])

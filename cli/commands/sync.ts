@@ -3,10 +3,11 @@
  * it, per control node. Operator tools: they use the actor role (the data
  * folder's secret or CHORUS_ACTOR_PASSWORD), like `chorus monitor`.
  */
+import { at } from "../../wire/contract.js";
+import { primeSync } from "../../wire/sync.js";
 import { loadConfig } from "../../actors/runtime/config.js";
 import { connectBroker } from "../../actors/runtime/connect.js";
 import { call } from "../../actors/runtime/endpoint.js";
-import { subjects } from "../../wire/subjects.js";
 import type { SyncStatus } from "../../wire/sync.js";
 import type { Command, FlagValues } from "../command.js";
 import { json, seconds, table } from "../output.js";
@@ -15,7 +16,7 @@ async function fetchStatus(flags: FlagValues, run: boolean): Promise<SyncStatus>
   const config = loadConfig(flags);
   const nc = await connectBroker(config, "actor", "chorus-sync", undefined, { reconnect: false });
   try {
-    return await call<SyncStatus>(nc, subjects.primeSync, run ? { run } : {}, run ? 600_000 : 3000);
+    return await call(nc, at(primeSync), run ? { run } : {}, run ? 600_000 : 3000);
   } finally {
     await nc.close();
   }

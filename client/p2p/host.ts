@@ -5,13 +5,15 @@
  * `chorus.hosts.<id>`. Publishing is fire-and-forget: the stream takes the
  * frames and drops the oldest, so no joiner, slow or not, can hold the host up.
  */
+import { at } from "../../wire/contract.js";
+import { newHostKeys } from "./keys.js";
+import { primeHost } from "../../wire/p2p.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { randomBytes } from "node:crypto";
 import type { ChorusConfig } from "../../actors/runtime/config.js";
 import { call } from "../../actors/runtime/endpoint.js";
 import {
   encodeFrame,
-  newHostKeys,
   signPresence,
   type HostPresence,
   type RelayHeader,
@@ -188,9 +190,9 @@ export class Host {
     const session = this.player.sessionRef();
     if (!session || this.stopped || this.nc.isClosed()) return;
     try {
-      const reply = await call<{ listeners: number }>(
+      const reply = await call(
         this.nc,
-        subjects.primeHost,
+        at(primeHost),
         { session, id: this.id, key: this.keys.publicKey },
         2000,
       );

@@ -8,6 +8,8 @@
  * missed beats, or silence while it says it plays — the stream ends as a
  * lost node does, and the player carries on from a file node at that point.
  */
+import { at } from "../../wire/contract.js";
+import { primeJoin } from "../../wire/p2p.js";
 import {
   createInbox,
   type Msg,
@@ -163,9 +165,9 @@ export class HostStream implements OpenedStream {
     });
     let reply: JoinReply;
     try {
-      reply = await call<JoinReply>(
+      reply = await call(
         nc,
-        subjects.primeJoin,
+        at(primeJoin),
         {
           session: sessionOf(this.ctx.session),
           host: this.wanted,

@@ -1,0 +1,38 @@
+/** The one shape of a song and of an audio format, wherever they travel. */
+import { z } from "zod";
+
+/**
+ * Interleaved little-endian PCM: signed integers (unsigned for 8-bit, as in
+ * WAV) or, with `float`, 32-bit IEEE floats.
+ */
+export const audioFormatSchema = z.object({
+  sampleRate: z.number().int().min(1000).max(384_000),
+  channels: z.number().int().min(1).max(16),
+  bitDepth: z.union([z.literal(8), z.literal(16), z.literal(24), z.literal(32)]),
+  float: z.boolean().optional(),
+});
+export type AudioFormat = z.infer<typeof audioFormatSchema>;
+
+export function frameBytes(format: AudioFormat): number {
+  return (format.bitDepth / 8) * format.channels;
+}
+
+const text = z.string().max(512);
+
+export const songSchema = z.object({
+  /** Stable id derived from the file name: safe in subjects and URLs. */
+  id: z.string().min(1).max(255),
+  title: text,
+  artist: text.optional(),
+  album: text.optional(),
+  /** Track number on the album (1, 2, ...). */
+  track: z.number().int().min(0).max(100_000).optional(),
+  /** The file name inside its music folder. */
+  file: text,
+  /** Seconds. */
+  duration: z.number().finite().min(0).max(86_400),
+  format: audioFormatSchema,
+  /** Bytes of PCM. */
+  bytes: z.number().int().min(0),
+});
+export type Song = z.infer<typeof songSchema>;
