@@ -16,6 +16,8 @@ import { serve, type EndpointOptions, type Handler } from "./endpoint.js";
 import { ChorusError } from "../../wire/errors.js";
 import { hostIdOf, newId } from "./identity.js";
 import { createLogger, type Logger } from "./log.js";
+import { MicroService } from "./micro.js";
+import { chorusVersion } from "./version.js";
 import { settlesWithin } from "./shutdown.js";
 import { sweepEvery } from "./sweep.js";
 import { presenceSchema, type NodeKind, type Presence } from "../../wire/presence.js";
@@ -48,6 +50,7 @@ export class Actor {
   capacity: number;
 
   private connection?: NatsConnection;
+  private discovery?: MicroService;
   private beatTimer?: NodeJS.Timeout;
   private readonly claims = new Map<string, number>();
   private loadOf: () => number = () => 0;
@@ -90,6 +93,19 @@ export class Actor {
       await this.connection.close();
       throw err;
     }
+    // Discoverable the standard way: `nats micro ls` lists every node, `info`/`stats` its endpoints.
+    this.discovery = new MicroService(
+      this.connection,
+      {
+        name: `chorus-${this.kind}`,
+        id: this.id,
+        version: chorusVersion,
+        description: `Chorus ${this.kind} node`,
+        metadata: { host: this.host, owner: this.owner },
+      },
+      this.log,
+    );
+    this.discovery.start();
     this.serve(at(nodeClaim, this.id), () => this.claim());
     void this.republishOnReconnect();
   }
@@ -117,7 +133,15 @@ export class Actor {
     handler: Handler<Req, Rep>,
     options?: EndpointOptions,
   ): Subscription {
-    return serve(this.nc, route, handler, this.log, options);
+    const stats = this.discovery?.addEndpoint({
+      name: route.endpoint.name,
+      subject: route.subject,
+      queueGroup: options?.queue ?? "",
+    });
+    return serve(this.nc, route, handler, this.log, {
+      ...options,
+      record: (elapsedNs, error) => stats?.record(elapsedNs, error),
+    });
   }
 
   /** Reserve one slot for a client the prime is sending here. */
