@@ -20,7 +20,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { call } from "../actors/runtime/endpoint.js";
 import { ChorusError } from "../wire/errors.js";
 import { loginReplySchema, tokenAad, type BeatReply, type LoginRequest } from "../wire/auth.js";
-import { newEphemeralKey, openSealed } from "../actors/auth/seal.js";
+import { newEphemeralKey, openSealed } from "../wire/seal.js";
 
 export interface LoginOptions {
   /** Called once when the session ends other than by logout(): expired, node gone. */

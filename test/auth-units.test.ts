@@ -6,7 +6,7 @@ import path from "node:path";
 import { ChorusError } from "../wire/errors.js";
 import { checkUserName, userKey } from "../actors/auth/names.js";
 import { HashLimiter } from "../actors/auth/passwords.js";
-import { EventKey, newEphemeralKey, openSealed, sealTo } from "../actors/auth/seal.js";
+import { EventKey, newEphemeralKey, openSealed, sealTo } from "../wire/seal.js";
 import { SessionTable } from "../actors/auth/sessions.js";
 import { FailureThrottle } from "../actors/auth/throttle.js";
 import { UserStore } from "../actors/auth/users.js";

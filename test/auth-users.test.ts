@@ -10,7 +10,7 @@ import { call } from "../actors/runtime/endpoint.js";
 import { subjects } from "../wire/subjects.js";
 import { encodeUserEvent } from "../actors/auth/events.js";
 import { hashPassword } from "../actors/auth/passwords.js";
-import { EventKey } from "../actors/auth/seal.js";
+import { EventKey } from "../wire/seal.js";
 import { UserStore } from "../actors/auth/users.js";
 import { UserSession } from "../client/auth.js";
 import { chorusBin, TestSystem, type ChorusProcess } from "../harness/system.js";

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { call, request } from "../actors/runtime/endpoint.js";
 import { ChorusError } from "../wire/errors.js";
 import type { NodeView } from "../wire/presence.js";
-import { newEphemeralKey } from "../actors/auth/seal.js";
+import { newEphemeralKey } from "../wire/seal.js";
 import { UserSession } from "../client/auth.js";
 import { dropBoundMs, expiryMs, TestSystem } from "../harness/system.js";
 import { pidAlive, waitFor } from "../harness/wait.js";

@@ -9,7 +9,7 @@ import { actorInboxPrefix } from "../actors/runtime/connect.js";
 import { call, request } from "../actors/runtime/endpoint.js";
 import { encodeJson } from "../wire/codec.js";
 import { ChorusError } from "../wire/errors.js";
-import { subjects } from "../wire/subjects.js";
+import { endpoints, subjects } from "../wire/subjects.js";
 import { TestSystem } from "../harness/system.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -37,6 +37,18 @@ describe("broker roles (real nats-server with broker/nats.conf)", function () {
     listener = await sys.connect("listener");
   });
   after(async () => sys.cleanup());
+
+  it("lets a listener call exactly the endpoints the contract declares for listeners", async () => {
+    expect(endpoints.filter((e) => e.callers === "actor")).to.not.have.length(0);
+    for (const endpoint of endpoints) {
+      // An empty body is refused by every endpoint: nothing is spawned or changed.
+      const subject = endpoint.subject.replace(/<[A-Za-z]+>/g, primeId);
+      const err = await request(listener, subject, {}, 2000).catch((e: unknown) => e);
+      const code = err instanceof ChorusError ? err.code : String(err);
+      if (endpoint.callers === "listener") expect(code, subject).to.not.equal("FORBIDDEN");
+      else expect(code, subject).to.equal("FORBIDDEN");
+    }
+  });
 
   it("lets a listener make a player's requests and read the reply", async () => {
     const nodes = await call(listener, at(primeNodes), {});

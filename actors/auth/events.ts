@@ -5,7 +5,7 @@
  * machine's SQLite file; the newest version of a user wins (users.ts newer()).
  */
 import { z } from "zod";
-import type { EventKey } from "./seal.js";
+import type { EventKey } from "../../wire/seal.js";
 import type { UserRow } from "./schema.js";
 
 export const usersStream = "CHORUS_USERS";

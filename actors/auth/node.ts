@@ -7,7 +7,7 @@ import type { Actor } from "../runtime/actor.js";
 import { actorPasswordOf } from "../runtime/identity.js";
 import { authBeat, authLogin, authLogout, authVerify } from "../../wire/auth.js";
 import { at } from "../../wire/contract.js";
-import { EventKey } from "./seal.js";
+import { EventKey } from "../../wire/seal.js";
 import { AuthService } from "./service.js";
 import { UserSync } from "./sync.js";
 import { UserStore, usersFile } from "./users.js";

@@ -15,7 +15,7 @@ import {
   type VerifyReply,
 } from "../../wire/auth.js";
 import type { SessionCredentials } from "../../wire/session.js";
-import { checkPublicKey, sealTo } from "./seal.js";
+import { checkPublicKey, sealTo } from "../../wire/seal.js";
 import { SessionTable } from "./sessions.js";
 import { FailureThrottle } from "./throttle.js";
 import type { UserStore } from "./users.js";

@@ -24,7 +24,7 @@ import { addStream } from "../runtime/streams.js";
 import { subjects } from "../../wire/subjects.js";
 import { decodeUserEvent, encodeUserEvent, eventId, usersStream } from "./events.js";
 import type { UserRow } from "./schema.js";
-import type { EventKey } from "./seal.js";
+import type { EventKey } from "../../wire/seal.js";
 import { newer, type UserStore } from "./users.js";
 
 /** Create the stream when it does not exist (idempotent: same config). */

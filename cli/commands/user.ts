@@ -12,7 +12,7 @@ import { createLogger } from "../../actors/runtime/log.js";
 import { checkUserName, userKey } from "../../actors/auth/names.js";
 import { hashPassword } from "../../actors/auth/passwords.js";
 import { maxPasswordLength, minPasswordLength } from "../../wire/auth.js";
-import { EventKey } from "../../actors/auth/seal.js";
+import { EventKey } from "../../wire/seal.js";
 import type { Command } from "../command.js";
 import { readPassword } from "../credentials.js";
 

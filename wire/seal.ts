@@ -14,9 +14,9 @@ import {
   randomBytes,
   type KeyObject,
 } from "node:crypto";
-import type { Sealed } from "../../wire/auth.js";
-import { ChorusError } from "../../wire/errors.js";
-import { newOkpKeyPair } from "../runtime/okp-keys.js";
+import type { Sealed } from "./auth.js";
+import { ChorusError } from "./errors.js";
+import { newOkpKeyPair } from "./okp-keys.js";
 
 export interface EphemeralKey {
   publicKey: string;
