@@ -20,7 +20,7 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../runtime/log.js";
-import { addStream } from "../runtime/streams.js";
+import { ensureStream } from "../runtime/streams.js";
 import { subjects } from "../../wire/subjects.js";
 import { decodeUserEvent, encodeUserEvent, eventId, usersStream } from "./events.js";
 import type { UserRow } from "./schema.js";
@@ -30,15 +30,9 @@ import { newer, type UserStore } from "./users.js";
 /** Create the stream when it does not exist (idempotent: same config). */
 export async function ensureUsersStream(nc: NatsConnection): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  try {
-    await jsm.streams.info(usersStream);
-    return;
-  } catch {
-    // not there yet
-  }
   // Replicated over three brokers of a cluster: auth nodes on every machine
   // read it, and it must outlive any one machine leaving.
-  await addStream(
+  await ensureStream(
     jsm,
     {
       name: usersStream,

@@ -23,7 +23,6 @@
  *   client rather than flooding it.
  */
 import {
-  AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
   jetstream,
@@ -32,10 +31,9 @@ import {
   StorageType,
   type JetStreamClient,
   type JetStreamManager,
-  type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
-import { clusterName } from "../runtime/streams.js";
+import { clusterName, ensureStream, pushConsumer, type StreamSpec } from "../runtime/streams.js";
 import { subjects } from "../../wire/subjects.js";
 import { audioStreamName, windowChunks } from "../../wire/file.js";
 
@@ -44,7 +42,7 @@ import { audioStreamName, windowChunks } from "../../wire/file.js";
  * NATS cluster it is placed on the broker tagged with this machine's host id,
  * so a machine leaving the network takes only its own listeners' chunks away.
  */
-export const audioStreamConfig = (hostId: string): Partial<StreamConfig> & { name: string } => ({
+export const audioStreamConfig = (hostId: string): StreamSpec => ({
   name: audioStreamName(hostId),
   subjects: [subjects.audioOfHost(hostId)],
   placement: { cluster: clusterName, tags: [`host:${hostId}`] },
@@ -62,13 +60,6 @@ export const audioStreamConfig = (hostId: string): Partial<StreamConfig> & { nam
   duplicate_window: nanos(1000),
   num_replicas: 1,
 });
-
-/** The same limits, wherever JetStream puts the stream. */
-function withoutPlacement(hostId: string): Partial<StreamConfig> & { name: string } {
-  const config = audioStreamConfig(hostId);
-  delete config.placement;
-  return config;
-}
 
 export class AudioJetStream {
   readonly name: string;
@@ -111,46 +102,23 @@ export class AudioJetStream {
     return subjects.audio(this.hostId, streamId);
   }
 
-  /** Create the stream, or bring an existing one to our limits. */
-  async ensureStream(): Promise<void> {
-    try {
-      await this.jsm.streams.info(this.name);
-    } catch (err) {
-      if (!/not found/i.test(String(err))) throw err;
-      await this.add().catch(async (addErr: unknown) => {
-        // Another file node created it first.
-        if (!/already in use/i.test(String(addErr))) throw addErr;
-      });
-      return;
-    }
-    // An older node's limits: bring them to ours (a changed storage type cannot be).
-    await this.jsm.streams.update(this.name, withoutPlacement(this.hostId)).catch(() => undefined);
-  }
-
-  /** Add the stream on this machine's broker, or anywhere when no broker has its tag. */
-  private async add(): Promise<void> {
-    const config = audioStreamConfig(this.hostId);
-    try {
-      await this.jsm.streams.add(config);
-    } catch (err) {
-      if (!/no suitable peers|insufficient resources/i.test(String(err))) throw err;
-      await this.jsm.streams.add(withoutPlacement(this.hostId));
-    }
+  /** Create the stream on this machine's broker (anywhere when none has its tag), or update it. */
+  ensureStream(): Promise<void> {
+    return ensureStream(this.jsm, audioStreamConfig(this.hostId));
   }
 
   /** A named push consumer per listener stream (creating it twice is harmless). */
   async openConsumer(streamId: string, deliver: string): Promise<void> {
-    await this.jsm.consumers.add(this.name, {
-      name: streamId,
-      deliver_subject: deliver,
-      filter_subject: this.subject(streamId),
-      ack_policy: AckPolicy.None,
-      deliver_policy: DeliverPolicy.All,
-      flow_control: true,
-      idle_heartbeat: nanos(1000),
-      mem_storage: true,
-      inactive_threshold: nanos(10_000),
-    });
+    await this.jsm.consumers.add(
+      this.name,
+      pushConsumer({
+        name: streamId,
+        deliver_subject: deliver,
+        filter_subject: this.subject(streamId),
+        deliver_policy: DeliverPolicy.All,
+        inactiveMs: 10_000,
+      }),
+    );
   }
 
   async closeConsumer(streamId: string): Promise<void> {

@@ -32,6 +32,24 @@ export interface StreamHooks {
   onAck(ms: number): void;
 }
 
+/** What one listener asked for: a song from a frame, pushed to its inbox. */
+export interface StreamRequest {
+  id: string;
+  session: Session;
+  user: string;
+  song: SongFile;
+  deliver: string;
+  startFrame: number;
+}
+
+/** What the file node gives each of its streams. */
+export interface StreamNode {
+  audio: AudioJetStream;
+  scheduler: PublishScheduler;
+  hooks: StreamHooks;
+  log: Logger;
+}
+
 const publishTimeoutMs = 2000;
 /** Chunks of one stream awaiting their ack at once. */
 const maxUnacked = 2;
@@ -61,21 +79,33 @@ export class ListenerStream implements Publisher {
   readonly firstChunkFrames: number;
   private retryTimer?: NodeJS.Timeout;
 
+  readonly id: string;
+  readonly session: Session;
+  readonly user: string;
+  readonly song: SongFile;
+  /** The listener's inbox its consumer pushes to. */
+  readonly deliverSubject: string;
+  private readonly audio: AudioJetStream;
+  private readonly scheduler: PublishScheduler;
+  private readonly hooks: StreamHooks;
+  private readonly log: Logger;
+
   private constructor(
-    readonly id: string,
-    readonly session: Session,
-    readonly user: string,
-    readonly song: SongFile,
+    what: StreamRequest,
+    node: StreamNode,
     private readonly fd: FileHandle,
-    /** The listener's inbox its consumer pushes to. */
-    readonly deliverSubject: string,
-    private readonly audio: AudioJetStream,
-    private readonly scheduler: PublishScheduler,
-    private readonly hooks: StreamHooks,
-    private readonly log: Logger,
-    startFrame: number,
   ) {
-    this.subject = audio.subject(id);
+    const { id, song, startFrame } = what;
+    this.id = id;
+    this.session = what.session;
+    this.user = what.user;
+    this.song = song;
+    this.deliverSubject = what.deliver;
+    this.audio = node.audio;
+    this.scheduler = node.scheduler;
+    this.hooks = node.hooks;
+    this.log = node.log;
+    this.subject = node.audio.subject(id);
     this.format = song.song.format;
     this.blockAlign = song.info.blockAlign;
     const { sampleRate } = this.format;
@@ -86,37 +116,14 @@ export class ListenerStream implements Publisher {
     this.firstChunkFrames = Math.max(1, Math.round(this.chunkFrames / 5));
   }
 
-  static async open(
-    id: string,
-    session: Session,
-    user: string,
-    song: SongFile,
-    deliver: string,
-    audio: AudioJetStream,
-    scheduler: PublishScheduler,
-    hooks: StreamHooks,
-    log: Logger,
-    startFrame: number,
-  ): Promise<ListenerStream> {
+  static async open(what: StreamRequest, node: StreamNode): Promise<ListenerStream> {
     let fd: FileHandle;
     try {
-      fd = await open(song.path, "r");
+      fd = await open(what.song.path, "r");
     } catch {
       throw new ChorusError("NOT_FOUND", "the song was removed from the music folder");
     }
-    return new ListenerStream(
-      id,
-      session,
-      user,
-      song,
-      fd,
-      deliver,
-      audio,
-      scheduler,
-      hooks,
-      log,
-      startFrame,
-    );
+    return new ListenerStream(what, node, fd);
   }
 
   get frames(): number {

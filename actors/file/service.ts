@@ -23,11 +23,9 @@ import {
   type PlayReply,
   type PlayRequest,
 } from "../../wire/file.js";
+import { PublishWatch } from "./publish-watch.js";
 import { PublishScheduler } from "./scheduler.js";
 import { SessionWatch } from "./session-watch.js";
-
-/** Ack latency above which the node refuses new streams (it is falling behind). */
-const overloadAckMs = 500;
 
 export class FileService {
   readonly catalogue: Catalogue;
@@ -37,15 +35,11 @@ export class FileService {
   private sessions!: SessionWatch;
   /** Plays past the capacity check but not yet in `streams`. */
   private opening = 0;
-  private ackEwmaMs = 0;
-  private slowSince = 0;
-  /** Acks seen and the worst one since the last stats line. */
-  private acks = 0;
-  private ackMaxMs = 0;
-  private loopLagMaxMs = 0;
+  private readonly publishing: PublishWatch;
 
   constructor(private readonly actor: Actor) {
     this.catalogue = new Catalogue(actor.config.music, actor.log);
+    this.publishing = new PublishWatch(actor, this.streams, this.scheduler);
   }
 
   get load(): number {
@@ -65,7 +59,7 @@ export class FileService {
     actor.serve(at(filePlay, actor.id), (req) => this.play(req));
     actor.serve(at(fileControl, actor.id), (req) => this.control(req));
     this.sessions.start();
-    this.watchLoad();
+    this.publishing.start();
     void this.recoverAfterReconnects();
     actor.onStop(() => this.stopAll());
     actor.log.info("file node ready", { music: this.catalogue.folder });
@@ -91,7 +85,7 @@ export class FileService {
         `from ${from} s is past the end of the song (${song.song.duration} s)`,
       );
     }
-    if (this.ackEwmaMs > overloadAckMs) {
+    if (this.publishing.overloaded()) {
       throw new ChorusError("NO_ROOM", "file node is overloaded; try another");
     }
     if (!actor.consumeClaim(req.claim) && actor.load() >= actor.capacity) {
@@ -101,19 +95,23 @@ export class FileService {
     const id = randomBytes(12).toString("base64url");
     try {
       const stream = await ListenerStream.open(
-        id,
-        req.session,
-        user,
-        song,
-        req.deliver,
-        this.audio,
-        this.scheduler,
         {
-          onEnd: (s, reason) => this.ended(s, reason),
-          onAck: (ms) => this.sawAck(ms),
+          id,
+          session: req.session,
+          user,
+          song,
+          deliver: req.deliver,
+          startFrame: Math.floor(from * song.info.sampleRate),
         },
-        actor.log,
-        Math.floor(from * song.info.sampleRate),
+        {
+          audio: this.audio,
+          scheduler: this.scheduler,
+          hooks: {
+            onEnd: (s, reason) => this.ended(s, reason),
+            onAck: (ms) => this.publishing.sawAck(ms),
+          },
+          log: actor.log,
+        },
       );
       try {
         await this.audio.openConsumer(id, req.deliver);
@@ -183,58 +181,6 @@ export class FileService {
     if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
     this.actor.beat();
     if (reason === "error") this.actor.log.warn("stream ended by an error", { stream: stream.id });
-  }
-
-  /** Watch publish acknowledgements: overload shows up only as growing latency. */
-  private sawAck(ms: number): void {
-    this.acks++;
-    this.ackMaxMs = Math.max(this.ackMaxMs, ms);
-    this.ackEwmaMs = this.ackEwmaMs * 0.9 + ms * 0.1;
-    if (ms > 250 && Date.now() - this.slowSince > 10_000) {
-      this.slowSince = Date.now();
-      this.actor.log.warn("slow chunk publishing", {
-        ackMs: Math.round(ms),
-        averageMs: Math.round(this.ackEwmaMs),
-        streams: this.streams.size,
-      });
-    }
-  }
-
-  /**
-   * Every 10 s with streams: one stats line with publish acks, event loop lag
-   * and how many listeners have less than one chunk in hand or on the way
-   * (about to run dry) — overload shows nowhere else.
-   */
-  private watchLoad(): void {
-    let last = process.hrtime.bigint();
-    const lagTimer = setInterval(() => {
-      const now = process.hrtime.bigint();
-      this.loopLagMaxMs = Math.max(this.loopLagMaxMs, Number(now - last) / 1e6 - 100);
-      last = now;
-    }, 100);
-    const statsTimer = setInterval(() => {
-      if (this.streams.size === 0 && this.acks === 0) return;
-      let starving = 0;
-      for (const s of this.streams.values()) {
-        if (!s.paused && !s.eosSent && s.lead() < s.chunkFrames) starving++;
-      }
-      this.actor.log.info("streaming stats", {
-        streams: this.streams.size,
-        chunksPerSecond: Math.round(this.acks / 10),
-        ackAvgMs: Math.round(this.ackEwmaMs * 10) / 10,
-        ackMaxMs: Math.round(this.ackMaxMs),
-        loopLagMaxMs: Math.round(this.loopLagMaxMs),
-        starving,
-        inflight: this.scheduler.inflight,
-      });
-      this.acks = 0;
-      this.ackMaxMs = 0;
-      this.loopLagMaxMs = 0;
-    }, 10_000);
-    this.actor.onStop(() => {
-      clearInterval(lagTimer);
-      clearInterval(statsTimer);
-    });
   }
 
   /**

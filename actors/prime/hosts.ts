@@ -6,7 +6,6 @@
  * logged-in user can join, and a listener cannot pose as another host.
  */
 import {
-  AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
   jetstreamManager,
@@ -22,6 +21,7 @@ import type { Actor } from "../runtime/actor.js";
 import { ChorusError } from "../../wire/errors.js";
 import { at } from "../../wire/contract.js";
 import type { Session } from "../../wire/session.js";
+import { ensureStream, pushConsumer } from "../runtime/streams.js";
 import { verifySession } from "../runtime/verify-session.js";
 import { subjects } from "../../wire/subjects.js";
 import {
@@ -122,17 +122,7 @@ export class HostTable {
 
   /** Create the relay stream, or bring an existing one to our limits. */
   async ensureStream(): Promise<void> {
-    try {
-      await this.jsm.streams.info(relayStreamName);
-    } catch (err) {
-      if (!/not found/i.test(String(err))) throw err;
-      await this.jsm.streams.add(relayStreamConfig).catch((addErr: unknown) => {
-        if (!/already in use/i.test(String(addErr))) throw addErr;
-      });
-      this.streamReady = true;
-      return;
-    }
-    await this.jsm.streams.update(relayStreamName, relayStreamConfig).catch(() => undefined);
+    await ensureStream(this.jsm, relayStreamConfig);
     this.streamReady = true;
   }
 
@@ -283,23 +273,22 @@ export class HostTable {
       );
     }
     const consumer = randomBytes(9).toString("base64url");
-    await this.jsm.consumers.add(relayStreamName, {
-      name: consumer,
-      deliver_subject: req.deliver,
-      filter_subject: subjects.relay(id),
-      ack_policy: AckPolicy.None,
-      ...(lastTime === undefined
-        ? { deliver_policy: DeliverPolicy.New }
-        : {
-            deliver_policy: DeliverPolicy.StartTime,
-            // One more write's worth, so the backlog is whole.
-            opt_start_time: new Date(lastTime - backlogMs - 50).toISOString(),
-          }),
-      flow_control: true,
-      idle_heartbeat: nanos(1000),
-      mem_storage: true,
-      inactive_threshold: nanos(3000),
-    });
+    await this.jsm.consumers.add(
+      relayStreamName,
+      pushConsumer({
+        name: consumer,
+        deliver_subject: req.deliver,
+        filter_subject: subjects.relay(id),
+        ...(lastTime === undefined
+          ? { deliver_policy: DeliverPolicy.New }
+          : {
+              deliver_policy: DeliverPolicy.StartTime,
+              // One more write's worth, so the backlog is whole.
+              opt_start_time: new Date(lastTime - backlogMs - 50).toISOString(),
+            }),
+        inactiveMs: 3000,
+      }),
+    );
     this.listeners.set(id, (this.listeners.get(id) ?? 0) + 1);
     return {
       consumer,

@@ -5,7 +5,13 @@
  * nats-server service, another project's broker) is refused with one message
  * that says what is wrong and how to fix it, instead of half working.
  */
-import { connect, PermissionViolationError, type NatsConnection } from "@nats-io/transport-node";
+import {
+  AuthorizationError,
+  connect,
+  PermissionViolationError,
+  UserAuthenticationExpiredError,
+  type NatsConnection,
+} from "@nats-io/transport-node";
 import type { ChorusConfig } from "./config.js";
 import { connectBroker, listenAddress, serversOf } from "./connect.js";
 import { ChorusError } from "../../wire/errors.js";
@@ -103,6 +109,6 @@ async function answersNats(config: ChorusConfig): Promise<boolean> {
     await nc.close();
     return true;
   } catch (err) {
-    return /authoriz|authenticat/i.test(String(err));
+    return err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError;
   }
 }

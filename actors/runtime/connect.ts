@@ -2,7 +2,12 @@
  * Broker connections. Actors connect as the `actor` user, players and
  * commands as `listener`; both reconnect forever, and we log status changes.
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  AuthorizationError,
+  connect,
+  UserAuthenticationExpiredError,
+  type NatsConnection,
+} from "@nats-io/transport-node";
 import type { ChorusConfig } from "./config.js";
 import { ChorusError } from "../../wire/errors.js";
 import { actorPasswordOf } from "./identity.js";
@@ -53,7 +58,7 @@ export async function connectBroker(
     });
   } catch (err) {
     const message = (err as Error).message;
-    if (/authoriz|authenticat/i.test(message)) {
+    if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
       const hint =
         role === "actor"
           ? "set CHORUS_ACTOR_PASSWORD to the broker machine's DATA/actor.secret"
