@@ -1,10 +1,10 @@
 /** The one session shape: what a login gives and every later request carries. */
 import { z } from "zod";
-import { idSchema } from "./ids.js";
+import { idPattern, idSchema } from "./ids.js";
 
 /** What an auth node checks: the session's id and its secret token. */
 export const sessionCredentialsSchema = z.object({
-  sessionId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "sessionId is not a session id"),
+  sessionId: z.string().regex(idPattern, "sessionId is not a session id"),
   token: z.string().min(1).max(256),
 });
 export type SessionCredentials = z.infer<typeof sessionCredentialsSchema>;

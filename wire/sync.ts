@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { declare } from "./contract.js";
+import { idPattern } from "./ids.js";
 import { unsafeReason } from "./safe-names.js";
 
 export const fileName = z
@@ -16,8 +17,8 @@ export const fileName = z
     if (reason) ctx.addIssue({ code: "custom", message: `unsafe file name: ${reason}` });
   });
 export const contentHash = z.string().regex(/^[0-9a-f]{64}$/, "hash must be 64 hex digits");
-const objectName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "invalid transfer id");
-const hostId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "invalid host id");
+const objectName = z.string().regex(idPattern, "invalid transfer id");
+const hostId = z.string().regex(idPattern, "invalid host id");
 /** Smallest possible WAV file: its 44-byte header. */
 const fileSize = z
   .number()

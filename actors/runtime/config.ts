@@ -7,8 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { ChorusError } from "../../wire/errors.js";
-
-const idPattern = /^[A-Za-z0-9_-]+$/;
+import { idSchema } from "../../wire/ids.js";
 
 export const configSchema = z.object({
   /** Broker URL (or comma-separated URLs of cluster members). */
@@ -18,7 +17,7 @@ export const configSchema = z.object({
   /** The music folder. */
   music: z.string().min(1),
   /** This machine's id; by default generated once and kept in the data folder. */
-  hostId: z.string().regex(idPattern).max(64).optional(),
+  hostId: idSchema.optional(),
   /** Actors one control node runs on its machine. */
   maxLoad: z.number().int().min(0).max(10_000),
   /** Users per auth node. */

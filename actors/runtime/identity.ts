@@ -7,8 +7,6 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { ChorusConfig } from "./config.js";
 
-export const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
-
 export function newId(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString("hex")}`;
 }
