@@ -64,9 +64,7 @@ describe("the long demo songs (scripts/demo-songs.mjs)", function () {
       track: 1,
       file: first!.file,
       duration: 6,
-      sampleRate: 44100,
-      channels: 2,
-      bitDepth: 16,
+      format: { sampleRate: 44100, channels: 2, bitDepth: 16 },
     });
   });
 

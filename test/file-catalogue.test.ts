@@ -20,16 +20,14 @@ describe("file nodes: the catalogue (real WAV files)", () => {
     copyDemoMusic(folder);
     const songs = await catalogue.list();
     const byFile = Object.fromEntries(songs.map((s) => [s.file, s]));
-    expect(byFile["chorus-theme.wav"]).to.include({
+    expect(byFile["chorus-theme.wav"]).to.deep.include({
       title: "Chorus Theme",
-      sampleRate: 44100,
-      channels: 2,
-      bitDepth: 16,
+      format: { sampleRate: 44100, channels: 2, bitDepth: 16 },
       duration: 3.2,
     });
-    expect(byFile["mono-lullaby.wav"]).to.include({ sampleRate: 22050, channels: 1 });
-    expect(byFile["eight-bit-dance.wav"]).to.include({ bitDepth: 8 });
-    expect(byFile["deep-24bit-drone.wav"]).to.include({ bitDepth: 24, channels: 2 });
+    expect(byFile["mono-lullaby.wav"]?.format).to.include({ sampleRate: 22050, channels: 1 });
+    expect(byFile["eight-bit-dance.wav"]?.format).to.include({ bitDepth: 8 });
+    expect(byFile["deep-24bit-drone.wav"]?.format).to.include({ bitDepth: 24, channels: 2 });
     for (const s of songs)
       expect(s.id)
         .to.equal(songIdOf(s.file))
