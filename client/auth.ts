@@ -25,34 +25,29 @@ import {
   type SessionRequest,
 } from "../wire/auth.js";
 import { newEphemeralKey, openSealed } from "../actors/auth/seal.js";
+import { Deadline, retry } from "./retry.js";
 
 export interface LoginOptions {
   /** Called once when the session ends other than by logout(): expired, node gone. */
   onExpired?: (reason: ChorusError) => void;
   /** Send heartbeats (default true). */
   heartbeats?: boolean;
-  /** Timeout of the assign and login requests (default 20 s: the prime may spawn a node). */
+  /** The whole login, retries included, ends within this (default 20 s: the prime may spawn a node). */
   timeoutMs?: number;
+  /** Or by this deadline, shared with a larger operation. */
+  deadline?: Deadline;
 }
 
+export const loginTimeoutMs = 20_000;
 /**
- * A node the prime has just spawned announces itself a moment before its
- * login endpoint is subscribed: retry "nobody answers" briefly.
+ * A node the prime has just spawned answers claims a moment before its login
+ * endpoint is subscribed: "nobody answers" is tried again there this often
+ * before another node is asked for.
  */
-async function loginRequest(
-  nc: NatsConnection,
-  authNode: string,
-  request: LoginRequest,
-  timeoutMs: number,
-): Promise<unknown> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call<unknown>(nc, subjects.authLogin(authNode), request, timeoutMs);
-    } catch (err) {
-      if (!(err instanceof ChorusError && err.code === "UNAVAILABLE") || attempt >= 6) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
-    }
-  }
+const triesPerNode = 6;
+
+function isCode(err: unknown, ...codes: string[]): boolean {
+  return err instanceof ChorusError && codes.includes(err.code);
 }
 
 export class UserSession {
@@ -75,32 +70,59 @@ export class UserSession {
     readonly expiresAfterMs: number,
   ) {}
 
-  /** Ask the prime for an auth node with room, log in there, start heartbeats. */
+  /**
+   * Ask the prime for an auth node with room, log in there, start
+   * heartbeats. A node that does not answer yet is tried again; one that
+   * filled up or went away is replaced by the prime's next pick.
+   */
   static async login(
     nc: NatsConnection,
     user: string,
     password: string,
     options: LoginOptions = {},
   ): Promise<UserSession> {
-    const timeoutMs = options.timeoutMs ?? 20_000;
-    for (let attempt = 1; ; attempt++) {
-      const { node, claim } = await call<{ node: NodeView; claim: string }>(
-        nc,
-        subjects.primeAssign,
-        { kind: "auth" },
-        timeoutMs,
-      );
-      try {
-        return await UserSession.loginAt(nc, node.id, user, password, { ...options, claim });
-      } catch (err) {
-        // The node filled up or went away between assignment and login: ask again.
-        const again = err instanceof ChorusError && ["NO_ROOM", "UNAVAILABLE"].includes(err.code);
-        if (!again || attempt >= 3) throw err;
-      }
-    }
+    const deadline = options.deadline ?? new Deadline(options.timeoutMs ?? loginTimeoutMs);
+    let assigned: { node: NodeView; claim: string } | undefined;
+    let assigning = false;
+    let tries = 0;
+    return retry(
+      async () => {
+        if (!assigned) {
+          // No prime, or no room anywhere: that ends the login (assigning stays true).
+          assigning = true;
+          assigned = await call<{ node: NodeView; claim: string }>(
+            nc,
+            subjects.primeAssign,
+            { kind: "auth" },
+            deadline.timeout(loginTimeoutMs),
+          );
+          assigning = false;
+        }
+        const { node, claim } = assigned;
+        try {
+          return await UserSession.loginAt(nc, node.id, user, password, {
+            ...options,
+            claim,
+            deadline,
+          });
+        } catch (err) {
+          if (isCode(err, "NO_ROOM") || ++tries >= triesPerNode) {
+            assigned = undefined;
+            tries = 0;
+          }
+          throw err;
+        }
+      },
+      {
+        deadline,
+        retryable: (err) => !assigning && isCode(err, "NO_ROOM", "UNAVAILABLE"),
+        firstWaitMs: 50,
+        maxWaitMs: 250,
+      },
+    );
   }
 
-  /** Log in at a known auth node (with a claim from the prime, or where it has room). */
+  /** Log in at a known auth node (with a claim from the prime, or where it has room); one request. */
   static async loginAt(
     nc: NatsConnection,
     authNode: string,
@@ -115,7 +137,9 @@ export class UserSession {
       publicKey: key.publicKey,
       claim: options.claim,
     };
-    const raw = await loginRequest(nc, authNode, request, options.timeoutMs ?? 20_000);
+    const timeoutMs =
+      options.deadline?.timeout(loginTimeoutMs) ?? options.timeoutMs ?? loginTimeoutMs;
+    const raw = await call<unknown>(nc, subjects.authLogin(authNode), request, timeoutMs);
     const parsed = loginReplySchema.safeParse(raw);
     if (!parsed.success) throw new ChorusError("INTERNAL", "malformed login reply");
     const reply = parsed.data;

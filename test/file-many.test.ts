@@ -11,7 +11,7 @@ import type { ChorusConfig } from "../actors/runtime/config.js";
 import { call } from "../actors/runtime/endpoint.js";
 import { subjects } from "../wire/subjects.js";
 import { UserSession } from "../client/auth.js";
-import { findFileNode, play, type Playback } from "../client/stream.js";
+import { findFileNode, play, type ChunkReader } from "../client/stream.js";
 import { pcmOf, writeTone } from "../harness/fixtures/file.js";
 import { TestSystem } from "../harness/system.js";
 import { waitFor } from "../harness/wait.js";
@@ -28,7 +28,7 @@ const fileCapacity = listeners;
 interface Listener {
   session: UserSession;
   song: (typeof songs)[number];
-  playback: Playback;
+  playback: ChunkReader;
   /** Seconds to seek to after the first chunk, for some listeners. */
   seekTo?: number;
 }

@@ -28,6 +28,15 @@ export function secondsToBytes(f: PcmFormat, seconds: number): number {
   return Math.max(0, Math.floor((seconds * bytesPerSecond(f)) / frame) * frame);
 }
 
+/**
+ * A start time that a file node (which starts at the frame at or before a
+ * time) turns back into the frame holding `byte`: half a frame in, so no
+ * rounding can land on the frame before.
+ */
+export function startSeconds(f: PcmFormat, byte: number): number {
+  return (Math.floor(byte / frameBytes(f)) + 0.5) / f.sampleRate;
+}
+
 /** Round a byte count down to whole frames. */
 export function wholeFrames(f: PcmFormat, bytes: number): number {
   const frame = frameBytes(f);
