@@ -26,7 +26,6 @@ function sessionOf(ctx: SourceContext): Session {
 }
 
 class FileSource implements Source {
-  readonly kind = "file" as const;
   readonly id: string;
   readonly label: string;
   /** The slot the prime reserved: spent by the first play. */

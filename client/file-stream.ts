@@ -63,7 +63,7 @@ export async function openFileStream(
   const deliver = createInbox();
   const stream = new FileNodeStream(
     nc,
-    sessionOf(session),
+    wireSession(session),
     node,
     options.controlTimeoutMs ?? controlTimeoutMs,
   );
@@ -72,7 +72,7 @@ export async function openFileStream(
     const reply = await call<PlayReply>(
       nc,
       subjects.filePlay(node),
-      { session: sessionOf(session), song, from: options.from, deliver, claim: options.claim },
+      { session: wireSession(session), song, from: options.from, deliver, claim: options.claim },
       options.playTimeoutMs ?? controlTimeoutMs,
     );
     stream.started(reply);
@@ -130,7 +130,7 @@ export class FileNodeStream implements OpenedStream {
   }
 
   /** Frames played, as last told (the node knows this position). */
-  get played(): number {
+  get framesPlayed(): number {
     return this.playedFrame;
   }
 
@@ -405,6 +405,7 @@ export class FileNodeStream implements OpenedStream {
   }
 }
 
-function sessionOf(session: Session): Session {
+/** Only the session's wire fields (a UserSession has more). */
+export function wireSession(session: Session): Session {
   return { authNode: session.authNode, sessionId: session.sessionId, token: session.token };
 }

@@ -203,22 +203,22 @@ export class Player {
   }
 
   private newSong(stream: OpenedStream, label: string, jitter: JitterSettings): CurrentSong {
-    return new CurrentSong(
+    const song: CurrentSong = new CurrentSong(
       stream,
       label,
       { ...this.options.jitter, ...jitter },
       {
         events: this.events,
         lost: (why) => void this.recovery.recover(why),
-        nextSong: (stream) => this.follow(stream),
+        nextSong: (next) => this.follow(song, next),
       },
     );
+    return song;
   }
 
   /** A new song on the host we follow: a new buffer and sink on the same stream. */
-  private follow(stream: OpenedStream): void {
-    const previous = this.current;
-    previous?.detach();
+  private follow(previous: CurrentSong, stream: OpenedStream): void {
+    previous.detach();
     this.generation++;
     const next = this.newSong(
       stream,
@@ -229,7 +229,7 @@ export class Player {
     this.events.changed();
     void (async () => {
       // The old sink closes before the new one opens (a WAV file is finished first).
-      await previous?.stop().catch(() => undefined);
+      await previous.stop().catch(() => undefined);
       await next.start(this.options.output, this.options.clock);
     })().catch((err: unknown) => this.events.say(String(err), true));
   }

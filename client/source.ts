@@ -67,7 +67,6 @@ export interface OpenedStream {
 }
 
 export interface Source {
-  readonly kind: "file" | "host";
   /** The node (or host) id: shown on screen. */
   readonly id: string;
   /** "file node file-ab12". */

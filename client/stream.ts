@@ -23,7 +23,7 @@ import type { Song } from "../actors/file/catalogue.js";
 import type { AudioFormat, Session } from "../wire/file.js";
 import type { NodeView } from "../wire/presence.js";
 import { subjects } from "../wire/subjects.js";
-import { openFileStream, type FileNodeStream, type StreamEnd } from "./file-stream.js";
+import { openFileStream, wireSession, type FileNodeStream, type StreamEnd } from "./file-stream.js";
 import type { EndReason, StreamListener } from "./source.js";
 
 export type { AudioFormat, EndReason, Session, Song, StreamEnd };
@@ -80,7 +80,7 @@ export async function listSongs(
   timeoutMs = requestTimeoutMs,
 ): Promise<Song[]> {
   const id = node === undefined ? (await findFileNode(nc)).id : nodeId(node);
-  return call<Song[]>(nc, subjects.fileSongs(id), { session: sessionOf(session) }, timeoutMs);
+  return call<Song[]>(nc, subjects.fileSongs(id), { session: wireSession(session) }, timeoutMs);
 }
 
 /** Start playing `song` (an id or file name from the listing). */
@@ -163,7 +163,7 @@ export class ChunkReader implements AsyncIterable<PcmChunk> {
 
   /** Seconds played, as last reported to the node. */
   get position(): number {
-    return this.stream.played / this.format.sampleRate;
+    return this.stream.framesPlayed / this.format.sampleRate;
   }
 
   get state(): "playing" | "paused" | "ended" {
@@ -283,8 +283,4 @@ export class ChunkReader implements AsyncIterable<PcmChunk> {
 
 function nodeId(node: FileNodeRef | string): string {
   return typeof node === "string" ? node : node.id;
-}
-
-function sessionOf(session: Session): Session {
-  return { authNode: session.authNode, sessionId: session.sessionId, token: session.token };
 }

@@ -8,14 +8,8 @@
  * missed beats, or silence while it says it plays — the stream ends as a
  * lost node does, and the player carries on from a file node at that point.
  */
-import {
-  createInbox,
-  type Msg,
-  type NatsConnection,
-  type Subscription,
-} from "@nats-io/transport-node";
+import { createInbox, type Msg, type Subscription } from "@nats-io/transport-node";
 import { randomBytes, type KeyObject } from "node:crypto";
-import type { ChorusConfig } from "../../actors/runtime/config.js";
 import { call } from "../../actors/runtime/endpoint.js";
 import { ChorusError } from "../../wire/errors.js";
 import {
@@ -29,6 +23,7 @@ import { subjects } from "../../wire/subjects.js";
 import { bytesPerSecond, frameBytes, type PcmFormat } from "../audio/format.js";
 import { fromNext } from "../audio/trim.js";
 import type { UserSession } from "../auth.js";
+import type { SourceContext } from "../player/types.js";
 import type { Deadline } from "../retry.js";
 import type { OpenedStream, SongInfo, Source, StreamListener } from "../source.js";
 import { songInfo } from "../file-source.js";
@@ -47,12 +42,6 @@ const joinMs = 5000;
 const assignMs = 20_000;
 const songsMs = 5000;
 
-export interface JoinContext {
-  nc: NatsConnection;
-  session: UserSession;
-  config: ChorusConfig;
-}
-
 export interface JoinStats {
   /** Frames skipped: bad signature, malformed, another host's, out of order, stale. */
   rejected: number;
@@ -62,12 +51,11 @@ export interface JoinStats {
 }
 
 export class HostSource implements Source {
-  readonly kind = "host" as const;
   id: string;
   label: string;
 
   constructor(
-    private readonly ctx: JoinContext,
+    private readonly ctx: SourceContext,
     private readonly wanted: string,
   ) {
     this.id = wanted;
@@ -155,7 +143,7 @@ export class HostStream implements OpenedStream {
   private lastCheckAt = 0;
 
   constructor(
-    private readonly ctx: JoinContext,
+    private readonly ctx: SourceContext,
     private readonly wanted: string,
   ) {
     this.hostId = wanted;
