@@ -14,7 +14,7 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { call } from "../actors/runtime/endpoint.js";
-import { ChorusError } from "../wire/errors.js";
+import { ChorusError, type ErrorCode } from "../wire/errors.js";
 import type { NodeView } from "../wire/presence.js";
 import { subjects } from "../wire/subjects.js";
 import {
@@ -38,6 +38,7 @@ export interface LoginOptions {
   deadline?: Deadline;
 }
 
+/** The default deadline of a login, and the cap of each of its requests. */
 export const loginTimeoutMs = 20_000;
 /**
  * A node the prime has just spawned answers claims a moment before its login
@@ -46,7 +47,7 @@ export const loginTimeoutMs = 20_000;
  */
 const triesPerNode = 6;
 
-function isCode(err: unknown, ...codes: string[]): boolean {
+function isCode(err: unknown, ...codes: ErrorCode[]): boolean {
   return err instanceof ChorusError && codes.includes(err.code);
 }
 
