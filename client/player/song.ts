@@ -9,7 +9,6 @@ import type { PcmFormat } from "../audio/format.js";
 import { JitterBuffer } from "../audio/jitter.js";
 import type { AudioOutput } from "../audio/output.js";
 import {
-  defaultClock,
   OutputClock,
   type OutputClockOptions,
   type OutputClockState,
@@ -20,7 +19,7 @@ import type { PlayerEvents } from "./events.js";
 import type { JitterSettings, NowPlaying, NowSong, NowState } from "./types.js";
 
 /** Start with the first chunk; after an underrun, wait for 300 ms of audio. */
-export const defaultJitter = { startMs: 0, rebufferMs: 300 };
+const defaultJitter = { startMs: 0, rebufferMs: 300 };
 
 export interface SongHooks {
   events: PlayerEvents;
@@ -86,7 +85,7 @@ export class CurrentSong {
    */
   async start(
     output: AudioOutput,
-    options: OutputClockOptions = defaultClock,
+    options?: OutputClockOptions,
     forSeconds?: number,
   ): Promise<void> {
     const sink = await output.open(this.format);
