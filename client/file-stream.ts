@@ -1,8 +1,9 @@
 /**
  * One song streaming from a file node (protocol: wire/file.ts), pushed to
- * its listener as the song's exact bytes. It checks every chunk's epoch and
- * byte offset, drops stale and repeated chunks (after a seek or a broker
- * restart), trims overlaps, and asks the node to resend when it sees a gap.
+ * its listener in song order. It checks every chunk's epoch and byte
+ * offset, drops stale and repeated chunks (after a seek or a broker
+ * restart), and asks the node to resend when it sees a gap; a chunk that
+ * overlaps what came before is passed on whole (its receiver trims it).
  * It reports the playback position it is told (`position`), and the node
  * stays a window (4 chunks of 500 ms) ahead of it.
  *
@@ -27,7 +28,6 @@ import {
 } from "../wire/file.js";
 import { subjects } from "../wire/subjects.js";
 import type { PcmFormat } from "./audio/format.js";
-import { fromNext } from "./audio/trim.js";
 import type { EndReason, OpenedStream, SongInfo, StreamListener } from "./source.js";
 
 export interface StreamEnd {
@@ -180,16 +180,16 @@ export class FileNodeStream implements OpenedStream {
   }
 
   /** Report that playback has reached `frame` (the node stays a window ahead of it). */
-  reportFrame(frame: number): boolean {
-    if (this.finished) return false;
-    if (frame <= this.playedFrame && this.reportedFrame >= 0) return false;
+  reportFrame(frame: number): void {
+    // Finished: the end of the song, the last report, went out with it.
+    if (this.finished) return;
+    if (frame <= this.playedFrame && this.reportedFrame >= 0) return;
     this.playedFrame = Math.max(this.playedFrame, frame);
     // Call as often as you like: a report goes out per half chunk played.
     const step = Math.max(1, Math.floor(this.reply.chunkFrames / 2));
     if (this.reportedFrame < 0 || this.playedFrame - this.reportedFrame >= step) {
       void this.report();
     }
-    return true;
   }
 
   position(byte: number): void {
@@ -319,7 +319,7 @@ export class FileNodeStream implements OpenedStream {
     this.accept(header, pcm);
   }
 
-  /** Keep the song's bytes exact: drop stale and repeated chunks, trim overlaps, sync on gaps. */
+  /** Keep the song's bytes in order: drop stale and repeated chunks, sync on gaps. */
   private accept(header: ChunkHeader, pcm: Uint8Array): void {
     if (header.stream !== this.id || this.finished) return;
     if (header.epoch < Math.max(this.epoch, this.minEpoch)) return;
@@ -337,10 +337,9 @@ export class FileNodeStream implements OpenedStream {
       this.askSync();
       return;
     }
-    const fresh = fromNext(this.expectedByte, header.byte, pcm);
-    if (!fresh) return;
-    this.expectedByte = fresh.byte + fresh.pcm.length;
-    this.listener?.chunk(fresh.byte, fresh.pcm);
+    if (header.byte + pcm.length <= this.expectedByte) return;
+    this.expectedByte = header.byte + pcm.length;
+    this.listener?.chunk(header.byte, pcm);
   }
 
   /** A new epoch: a seek's (the listener starts over there) or a resend's (the bytes go on). */

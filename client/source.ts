@@ -26,8 +26,10 @@ export type EndReason = "eos" | "stopped" | "session" | "removed" | "node-stoppi
 /** What a stream pushes to whoever plays it. */
 export interface StreamListener {
   /**
-   * The song's next bytes, starting at byte `byte`: in order, never twice,
-   * and after a hole only where the source skipped ahead.
+   * The song's next bytes, starting at byte `byte`, in song order. A piece
+   * may begin before the end of the last one (a redelivery, a relay
+   * backlog): the receiver keeps what it lacks (client/audio/trim.ts). A
+   * hole is left only where the source skipped ahead.
    */
   chunk(byte: number, pcm: Uint8Array): void;
   /** The source ended the stream: `eos` after the last byte, anything else is a failure. */

@@ -10,7 +10,8 @@
  *   await reader.stop();
  *
  * A ChunkReader is an async iterator of PCM chunks in order, with no gap and
- * no repeat (client/file-stream.ts keeps the bytes exact). By default a chunk
+ * no repeat (client/file-stream.ts keeps them in order, the reader trims
+ * what overlaps). By default a chunk
  * counts as played once the next one is asked for, and that position is
  * reported to the node, which stays a window ahead of it; a reader with its
  * own output buffer passes `manualPosition` and calls `played()`. The
@@ -24,6 +25,7 @@ import type { AudioFormat, Session } from "../wire/file.js";
 import type { NodeView } from "../wire/presence.js";
 import { subjects } from "../wire/subjects.js";
 import { openFileStream, wireSession, type FileNodeStream, type StreamEnd } from "./file-stream.js";
+import { fromNext } from "./audio/trim.js";
 import type { EndReason, StreamListener } from "./source.js";
 
 export type { AudioFormat, EndReason, Session, Song, StreamEnd };
@@ -118,18 +120,22 @@ export class ChunkReader implements AsyncIterable<PcmChunk> {
   /** The song's end was yielded, or the node ended the stream. */
   private done = false;
   private lastYielded?: PcmChunk;
+  /** The first byte the reader lacks: what comes again before it is cut off. */
+  private nextByte: number;
 
   constructor(
     private readonly stream: FileNodeStream,
     private readonly options: Pick<PlayOptions, "manualPosition" | "onChunk">,
   ) {
+    this.nextByte = stream.startByte;
     const listener: StreamListener = {
       chunk: (byte, pcm) => this.onChunk(byte, pcm),
       end: (reason) => this.onEnd(reason),
-      moved: () => {
+      moved: (byte) => {
         // A seek was answered: what is queued is from before it.
         this.queue.length = 0;
         this.lastYielded = undefined;
+        this.nextByte = byte;
       },
       paused: () => undefined,
     };
@@ -222,7 +228,11 @@ export class ChunkReader implements AsyncIterable<PcmChunk> {
     await stopping;
   }
 
-  private onChunk(byte: number, data: Uint8Array): void {
+  private onChunk(at: number, pcm: Uint8Array): void {
+    const fresh = fromNext(this.nextByte, at, pcm);
+    if (!fresh) return;
+    const { byte, pcm: data } = fresh;
+    this.nextByte = byte + data.length;
     const { blockAlign, sampleRate } = this.format;
     const frame = byte / blockAlign;
     const chunk: PcmChunk = {

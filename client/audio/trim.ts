@@ -1,7 +1,8 @@
 /**
  * The one rule for bytes that arrive more than once (a redelivery, a relay
- * backlog, a stream opened again where another left off): a receiver keeps
- * the offset of the next byte it lacks and takes only what starts there or later.
+ * backlog, a stream opened again where another left off): the receiver — the
+ * jitter buffer, or a script's chunk reader — keeps the offset of the next
+ * byte it lacks and takes only what starts there or later.
  */
 export interface Piece {
   /** Byte offset of `pcm[0]` in the song's PCM data. */

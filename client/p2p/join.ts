@@ -21,7 +21,6 @@ import {
 } from "../../wire/p2p.js";
 import { subjects } from "../../wire/subjects.js";
 import { bytesPerSecond, frameBytes, type PcmFormat } from "../audio/format.js";
-import { fromNext } from "../audio/trim.js";
 import type { UserSession } from "../auth.js";
 import type { SourceContext } from "../player/types.js";
 import type { Deadline } from "../retry.js";
@@ -324,14 +323,14 @@ export class HostStream implements OpenedStream {
       return;
     }
     this.setPaused(false);
-    // A frame may start before what we have (the relay backlog); after it, frames we
-    // missed (we were slow): the jitter buffer steps over the hole.
-    const fresh = fromNext(this.expected, h.byte, frame.pcm);
-    if (!fresh) return;
-    this.expected = fresh.byte + fresh.pcm.length;
+    const end = h.byte + frame.pcm.length;
+    if (end <= this.expected) return;
+    // A frame may start before what we have (the relay backlog): the receiver trims it.
+    // One after a hole (we were slow and missed some): the jitter buffer steps over it.
+    this.expected = end;
     this.stats.accepted++;
     // After a song change (jump) this is the listener of the new song.
-    this.listener?.chunk(fresh.byte, fresh.pcm);
+    this.listener?.chunk(h.byte, frame.pcm);
   }
 
   /** Start over at `byte` (the host seeked or changed songs, or we catch up). */
