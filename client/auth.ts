@@ -42,8 +42,8 @@ export interface LoginOptions {
 export const loginTimeoutMs = 20_000;
 /**
  * A node the prime has just spawned answers claims a moment before its login
- * endpoint is subscribed: "nobody answers" is tried again there this often
- * before another node is asked for.
+ * endpoint is subscribed: "nobody answers" is tried this often there before
+ * the node counts as gone.
  */
 const triesPerNode = 6;
 
@@ -73,8 +73,8 @@ export class UserSession {
 
   /**
    * Ask the prime for an auth node with room, log in there, start
-   * heartbeats. A node that does not answer yet is tried again; one that
-   * filled up or went away is replaced by the prime's next pick.
+   * heartbeats. A node that filled up or went away is replaced by the
+   * prime's next pick, until the deadline.
    */
   static async login(
     nc: NatsConnection,
@@ -85,7 +85,6 @@ export class UserSession {
     const deadline = options.deadline ?? new Deadline(options.timeoutMs ?? loginTimeoutMs);
     let assigned: { node: NodeView; claim: string } | undefined;
     let assigning = false;
-    let tries = 0;
     return retry(
       async () => {
         if (!assigned) {
@@ -107,10 +106,7 @@ export class UserSession {
             deadline,
           });
         } catch (err) {
-          if (isCode(err, "NO_ROOM") || ++tries >= triesPerNode) {
-            assigned = undefined;
-            tries = 0;
-          }
+          assigned = undefined;
           throw err;
         }
       },
@@ -123,7 +119,10 @@ export class UserSession {
     );
   }
 
-  /** Log in at a known auth node (with a claim from the prime, or where it has room); one request. */
+  /**
+   * Log in at a known auth node (with a claim from the prime, or where it
+   * has room); a node that does not answer yet is tried again briefly.
+   */
   static async loginAt(
     nc: NatsConnection,
     authNode: string,
@@ -138,9 +137,21 @@ export class UserSession {
       publicKey: key.publicKey,
       claim: options.claim,
     };
-    const timeoutMs =
-      options.deadline?.timeout(loginTimeoutMs) ?? options.timeoutMs ?? loginTimeoutMs;
-    const raw = await call<unknown>(nc, subjects.authLogin(authNode), request, timeoutMs);
+    const deadline = options.deadline ?? new Deadline(options.timeoutMs ?? loginTimeoutMs);
+    let tries = 0;
+    const raw = await retry(
+      () => {
+        tries++;
+        const timeoutMs = deadline.timeout(loginTimeoutMs);
+        return call<unknown>(nc, subjects.authLogin(authNode), request, timeoutMs);
+      },
+      {
+        deadline,
+        retryable: (err) => isCode(err, "UNAVAILABLE") && tries < triesPerNode,
+        firstWaitMs: 50,
+        maxWaitMs: 250,
+      },
+    );
     const parsed = loginReplySchema.safeParse(raw);
     if (!parsed.success) throw new ChorusError("INTERNAL", "malformed login reply");
     const reply = parsed.data;
