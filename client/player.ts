@@ -12,7 +12,6 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { connectBroker } from "../actors/runtime/connect.js";
 import { settlesWithin } from "../actors/runtime/shutdown.js";
 import { ChorusError } from "../wire/errors.js";
-import { loginTimeoutMs } from "./auth.js";
 import { Host } from "./p2p/host.js";
 import { PlayerEvents } from "./player/events.js";
 import { Following } from "./player/follow.js";
@@ -92,7 +91,7 @@ export class Player {
     );
     const player = new Player(nc, options);
     try {
-      await player.session.login(new Deadline(loginTimeoutMs));
+      await player.session.login(new Deadline(operationMs));
     } catch (err) {
       await nc.close().catch(() => undefined);
       throw err;
