@@ -32,7 +32,7 @@ export interface LoginOptions {
   onExpired?: (reason: ChorusError) => void;
   /** Send heartbeats (default true). */
   heartbeats?: boolean;
-  /** The whole login, retries included, ends within this (default 20 s: the prime may spawn a node). */
+  /** The whole login, retries included, ends within this (default 20 s: a node may be spawned). */
   timeoutMs?: number;
   /** Or by this deadline, shared with a larger operation. */
   deadline?: Deadline;

@@ -250,7 +250,7 @@ export class Player {
       await this.play(c.song.id, at);
       return;
     }
-    // The stream's listener hears where it lands (and restarts the buffer there) before this resolves.
+    // The song hears where it lands (and restarts its buffer there) before this resolves.
     await c.stream.seek(at);
   }
 

@@ -36,7 +36,7 @@ export const joinJitter = { startMs: joinBacklogMs, rebufferMs: joinBacklogMs };
 const silenceMs = 600;
 /** Behind the newest frame by more than this: skip ahead (a slow joiner catches up). */
 export const catchUpMs = 250;
-/** Caps of the requests (a deadline may leave less): joining, finding a node (it may be spawned), the catalogue. */
+/** Caps of the join, of finding a node (it may be spawned), of the catalogue; a deadline may cut them. */
 const joinMs = 5000;
 const assignMs = 20_000;
 const songsMs = 5000;

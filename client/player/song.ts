@@ -214,7 +214,7 @@ export class CurrentSong {
     this.hooks.events.changed();
   }
 
-  /** Stop for good: the sink is closed; the stream is told without waiting unless `waitForSource`. */
+  /** Stop for good: the sink is closed; the stream is told, waited for with `waitForSource`. */
   async stop(waitForSource = true): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
