@@ -32,7 +32,7 @@ import path from "node:path";
 import type { Session } from "../wire/session.js";
 import { ChorusError } from "../wire/errors.js";
 import { UserSession } from "../client/auth.js";
-import { findFileNode, play, type Playback } from "../client/stream.js";
+import { findFileNode, play, type ChunkReader } from "../client/stream.js";
 import { toneWav } from "../harness/fixtures/file.js";
 import { TestSystem } from "../harness/system.js";
 import { percentile, summary } from "./stats.js";
@@ -109,7 +109,7 @@ function connFor(rig: Rig, i: number): NatsConnection {
 async function timeToFirstAudio(rig: Rig, listeners: number, rounds: number): Promise<number[]> {
   const samples: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const started: Playback[] = [];
+    const started: ChunkReader[] = [];
     await Promise.all(
       Array.from({ length: listeners }, async (_, i) => {
         const t0 = process.hrtime.bigint();
@@ -181,7 +181,7 @@ function realTimeListeners(
     let resolveDone!: () => void;
     const done = new Promise<void>((resolve) => (resolveDone = resolve));
     // Set once play() returns; the clock only uses it after that.
-    const held: { playback?: Playback } = {};
+    const held: { playback?: ChunkReader } = {};
     const playback = await play(connFor(rig, i), rig.sessions[i % 2] as Session, "cd.wav", {
       node: rig.nodeId,
       manualPosition: true,

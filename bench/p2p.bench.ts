@@ -15,7 +15,7 @@ import { UserSession } from "../client/auth.js";
 import { bytesPerSecond } from "../client/audio/format.js";
 import { HostStream } from "../client/p2p/join.js";
 import type { Player } from "../client/player.js";
-import { play as streamPlay, type Playback } from "../client/stream.js";
+import { play as streamPlay, type ChunkReader } from "../client/stream.js";
 import type { TestSystem } from "../harness/system.js";
 import { waitFor } from "../harness/wait.js";
 import { startPlayer } from "../harness/fixtures/p2p.js";
@@ -99,18 +99,21 @@ export async function run(): Promise<void> {
       const streams: HostStream[] = [];
       const ctx = { nc, session, config: client };
       for (let i = 0; i < n; i++) {
-        const s = new HostStream(ctx, host.hostId!, {
+        const s = new HostStream(ctx, host.hostId!);
+        await s.join();
+        s.listen({
           chunk: () => undefined,
           end: () => undefined,
+          moved: () => undefined,
+          paused: () => undefined,
         });
-        await s.join();
         streams.push(s);
       }
       const withJoiners = await windowBytes(sys);
       const accepted = streams.reduce((sum, s) => sum + s.stats.accepted, 0);
       await Promise.all(streams.map((s) => s.stop()));
 
-      const playbacks: Playback[] = [];
+      const playbacks: ChunkReader[] = [];
       const started = performance.now();
       for (let i = 0; i < n; i++) {
         playbacks.push(

@@ -3,14 +3,12 @@
  * password from --password-stdin, CHORUS_PASSWORD, or a prompt that does not
  * echo — never from a flag, so it shows in no process list or shell history.
  */
+import type { Credentials } from "../client/player/types.js";
 import { ChorusError } from "../wire/errors.js";
 import type { FlagSpec, FlagValues } from "./command.js";
 import { prompt } from "./prompt.js";
 
-export interface Credentials {
-  user: string;
-  password: string;
-}
+export type { Credentials };
 
 export const credentialFlags: FlagSpec = {
   user: { type: "string", short: "u" },

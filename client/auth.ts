@@ -13,42 +13,39 @@
  * other listeners reading reply inboxes cannot learn it.
  */
 import { at } from "../wire/contract.js";
-import type { SessionCredentials } from "../wire/session.js";
 import { authBeat, authLogin, authLogout } from "../wire/auth.js";
 import { primeAssign } from "../wire/prime.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { call } from "../actors/runtime/endpoint.js";
-import { ChorusError } from "../wire/errors.js";
+import { ChorusError, type ErrorCode } from "../wire/errors.js";
+import type { NodeView } from "../wire/presence.js";
 import { loginReplySchema, tokenAad, type BeatReply, type LoginRequest } from "../wire/auth.js";
 import { newEphemeralKey, openSealed } from "../wire/seal.js";
+import type { SessionCredentials } from "../wire/session.js";
+import { Deadline, retry } from "./retry.js";
 
 export interface LoginOptions {
   /** Called once when the session ends other than by logout(): expired, node gone. */
   onExpired?: (reason: ChorusError) => void;
   /** Send heartbeats (default true). */
   heartbeats?: boolean;
-  /** Timeout of the assign and login requests (default 20 s: the prime may spawn a node). */
+  /** The whole login, retries included, ends within this (default 20 s: a node may be spawned). */
   timeoutMs?: number;
+  /** Or by this deadline, shared with a larger operation. */
+  deadline?: Deadline;
 }
 
+/** The default deadline of a login, and the cap of each of its requests. */
+export const loginTimeoutMs = 20_000;
 /**
- * A node the prime has just spawned announces itself a moment before its
- * login endpoint is subscribed: retry "nobody answers" briefly.
+ * A node the prime has just spawned answers claims a moment before its login
+ * endpoint is subscribed: "nobody answers" is tried this often there before
+ * the node counts as gone.
  */
-async function loginRequest(
-  nc: NatsConnection,
-  authNode: string,
-  request: LoginRequest,
-  timeoutMs: number,
-): Promise<unknown> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call(nc, at(authLogin, authNode), request, timeoutMs);
-    } catch (err) {
-      if (!(err instanceof ChorusError && err.code === "UNAVAILABLE") || attempt >= 6) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
-    }
-  }
+const triesPerNode = 6;
+
+function isCode(err: unknown, ...codes: ErrorCode[]): boolean {
+  return err instanceof ChorusError && codes.includes(err.code);
 }
 
 export class UserSession {
@@ -71,27 +68,58 @@ export class UserSession {
     readonly expiresAfterMs: number,
   ) {}
 
-  /** Ask the prime for an auth node with room, log in there, start heartbeats. */
+  /**
+   * Ask the prime for an auth node with room, log in there, start
+   * heartbeats. A node that filled up or went away is replaced by the
+   * prime's next pick, until the deadline.
+   */
   static async login(
     nc: NatsConnection,
     user: string,
     password: string,
     options: LoginOptions = {},
   ): Promise<UserSession> {
-    const timeoutMs = options.timeoutMs ?? 20_000;
-    for (let attempt = 1; ; attempt++) {
-      const { node, claim } = await call(nc, at(primeAssign), { kind: "auth" }, timeoutMs);
-      try {
-        return await UserSession.loginAt(nc, node.id, user, password, { ...options, claim });
-      } catch (err) {
-        // The node filled up or went away between assignment and login: ask again.
-        const again = err instanceof ChorusError && ["NO_ROOM", "UNAVAILABLE"].includes(err.code);
-        if (!again || attempt >= 3) throw err;
-      }
-    }
+    const deadline = options.deadline ?? new Deadline(options.timeoutMs ?? loginTimeoutMs);
+    let assigned: { node: NodeView; claim: string } | undefined;
+    let assigning = false;
+    return retry(
+      async () => {
+        if (!assigned) {
+          // No prime, or no room anywhere: that ends the login (assigning stays true).
+          assigning = true;
+          assigned = await call(
+            nc,
+            at(primeAssign),
+            { kind: "auth" },
+            deadline.timeout(loginTimeoutMs),
+          );
+          assigning = false;
+        }
+        const { node, claim } = assigned;
+        try {
+          return await UserSession.loginAt(nc, node.id, user, password, {
+            ...options,
+            claim,
+            deadline,
+          });
+        } catch (err) {
+          assigned = undefined;
+          throw err;
+        }
+      },
+      {
+        deadline,
+        retryable: (err) => !assigning && isCode(err, "NO_ROOM", "UNAVAILABLE"),
+        firstWaitMs: 50,
+        maxWaitMs: 250,
+      },
+    );
   }
 
-  /** Log in at a known auth node (with a claim from the prime, or where it has room). */
+  /**
+   * Log in at a known auth node (with a claim from the prime, or where it
+   * has room); a node that does not answer yet is tried again briefly.
+   */
   static async loginAt(
     nc: NatsConnection,
     authNode: string,
@@ -106,7 +134,21 @@ export class UserSession {
       publicKey: key.publicKey,
       claim: options.claim,
     };
-    const raw = await loginRequest(nc, authNode, request, options.timeoutMs ?? 20_000);
+    const deadline = options.deadline ?? new Deadline(options.timeoutMs ?? loginTimeoutMs);
+    let tries = 0;
+    const raw = await retry(
+      () => {
+        tries++;
+        const timeoutMs = deadline.timeout(loginTimeoutMs);
+        return call(nc, at(authLogin, authNode), request, timeoutMs);
+      },
+      {
+        deadline,
+        retryable: (err) => isCode(err, "UNAVAILABLE") && tries < triesPerNode,
+        firstWaitMs: 50,
+        maxWaitMs: 250,
+      },
+    );
     const parsed = loginReplySchema.safeParse(raw);
     if (!parsed.success) throw new ChorusError("INTERNAL", "malformed login reply");
     const reply = parsed.data;

@@ -1,24 +1,22 @@
 /**
- * A file node as the player's source: client/stream.ts speaks the protocol;
- * this adapts its Playback to the player's Source interface.
+ * A file node as the player's source: client/file-stream.ts speaks the
+ * stream protocol and pushes the song's bytes to the player.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { PcmFormat } from "./audio/format.js";
-import type { SourceContext } from "./player.js";
-import type { OpenedStream, SongInfo, Source, StreamHandlers, StreamPoint } from "./source.js";
-import {
-  findFileNode,
-  listSongs,
-  play,
-  type FileNodeRef,
-  type Playback,
-  type Session,
-  type Song,
-} from "./stream.js";
+import { openFileStream } from "./file-stream.js";
+import type { SourceContext } from "./player/types.js";
+import type { Deadline } from "./retry.js";
+import type { OpenedStream, SongInfo, Source } from "./source.js";
+import { findFileNode, listSongs, type FileNodeRef, type Session } from "./stream.js";
+
+/** The cap of each request to a file node; a deadline may leave less. */
+const requestMs = 5000;
+/** The cap of asking the prime for a node: it may spawn one. */
+const assignMs = 20_000;
 
 /** The prime's pick of a file node (it spawns one when all are full). */
-export async function findFileSource(ctx: SourceContext): Promise<Source> {
-  const node = await findFileNode(ctx.nc);
+export async function findFileSource(ctx: SourceContext, deadline: Deadline): Promise<Source> {
+  const node = await findFileNode(ctx.nc, deadline.timeout(assignMs));
   return new FileSource(ctx.nc, sessionOf(ctx), node);
 }
 
@@ -28,7 +26,6 @@ function sessionOf(ctx: SourceContext): Session {
 }
 
 class FileSource implements Source {
-  readonly kind = "file" as const;
   readonly id: string;
   readonly label: string;
   /** The slot the prime reserved: spent by the first play. */
@@ -44,101 +41,20 @@ class FileSource implements Source {
     this.label = `file node ${node.id}`;
   }
 
-  async songs(): Promise<SongInfo[]> {
-    return (await listSongs(this.nc, this.session, this.id)).map(songInfo);
+  async songs(deadline: Deadline): Promise<SongInfo[]> {
+    const songs = await listSongs(this.nc, this.session, this.id, deadline.timeout(requestMs));
+    return songs;
   }
 
-  async open(song: string, fromSeconds: number, handlers: StreamHandlers): Promise<OpenedStream> {
-    const node: FileNodeRef = { id: this.id, claim: this.claim };
+  async open(song: string, fromSeconds: number, deadline: Deadline): Promise<OpenedStream> {
+    const claim = this.claim;
     this.claim = undefined;
-    const playback = await play(this.nc, this.session, song, {
-      node,
+    return openFileStream(this.nc, this.session, this.id, song, {
       from: fromSeconds,
-      manualPosition: true,
+      claim,
+      playTimeoutMs: deadline.timeout(requestMs),
     });
-    return new FileStream(playback, handlers);
   }
 
   async close(): Promise<void> {}
-}
-
-class FileStream implements OpenedStream {
-  readonly id: string;
-  readonly song: SongInfo;
-  readonly format: PcmFormat;
-  readonly start: StreamPoint;
-  private readonly blockAlign: number;
-  /** Ours, not the node's: bumped by each seek, so the player can drop what came before. */
-  private epoch = 0;
-
-  constructor(
-    private readonly playback: Playback,
-    handlers: StreamHandlers,
-  ) {
-    const { song, format } = playback;
-    this.id = playback.streamId;
-    this.song = { id: song.id, title: song.title, file: song.file, duration: song.duration };
-    this.format = {
-      sampleRate: format.sampleRate,
-      channels: format.channels,
-      bitDepth: format.bitDepth,
-    };
-    this.blockAlign = format.blockAlign;
-    this.start = { epoch: 0, byte: this.byteAt(playback.position) };
-    void this.pump(handlers);
-  }
-
-  private byteAt(seconds: number): number {
-    return Math.round(seconds * this.format.sampleRate) * this.blockAlign;
-  }
-
-  /** Chunks in order (stream.ts drops stale and repeated ones), then the end. */
-  private async pump(handlers: StreamHandlers): Promise<void> {
-    try {
-      for await (const chunk of this.playback) {
-        handlers.chunk({ stream: this.id, epoch: this.epoch, byte: chunk.byte, pcm: chunk.data });
-      }
-      const end = await this.playback.ended;
-      handlers.end(this.id, end.reason, end.message);
-    } catch (err) {
-      handlers.end(this.id, "error", err instanceof Error ? err.message : String(err));
-    }
-  }
-
-  pause(): Promise<void> {
-    return this.playback.pause();
-  }
-
-  resume(): Promise<void> {
-    return this.playback.resume();
-  }
-
-  async seek(seconds: number): Promise<StreamPoint> {
-    // stream.ts drops every chunk queued before the seek at once: what is yielded next is new.
-    this.epoch++;
-    await this.playback.seek(seconds);
-    return { epoch: this.epoch, byte: this.byteAt(this.playback.position) };
-  }
-
-  position(byte: number): void {
-    this.playback.played(Math.floor(byte / this.blockAlign));
-  }
-
-  stop(): Promise<void> {
-    return this.playback.stop();
-  }
-}
-
-/** A file node's catalogue entry as the player shows it. */
-export function songInfo(s: Song): SongInfo {
-  return {
-    id: s.id,
-    title: s.title,
-    ...(s.artist ? { artist: s.artist } : {}),
-    ...(s.album ? { album: s.album } : {}),
-    ...(s.track ? { track: s.track } : {}),
-    file: s.file,
-    duration: s.duration,
-    format: s.format,
-  };
 }

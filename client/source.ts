@@ -1,75 +1,74 @@
 /**
- * Where a song's audio comes from. Today a file node (client/file-source.ts);
- * with P2P (issue 6) a host that relays what it plays. The player library
- * only knows this interface: it opens a stream at a position, gets chunks
- * with their byte offset, steers the stream, and reports where playback is.
+ * Where a song's audio comes from: a file node (client/file-source.ts) or a
+ * P2P host that relays what it plays (client/p2p/join.ts). The player only
+ * knows this interface: it opens a stream at a position, hands it a listener
+ * that gets the song's bytes pushed in order with their byte offset, steers
+ * the stream, and reports where playback is.
  */
-import type { PcmFormat } from "./audio/format.js";
+import type { AudioFormat, Song } from "../wire/media.js";
+import type { Deadline } from "./retry.js";
 
-export interface SongInfo {
-  id: string;
-  title: string;
-  artist?: string;
-  album?: string;
-  /** Track number on the album. */
-  track?: number;
-  file: string;
-  /** Seconds. */
-  duration: number;
-  format?: PcmFormat;
-}
-
-export interface AudioChunk {
-  /** Which opened stream (and which epoch of it: a seek starts a new one). */
-  stream: string;
-  epoch: number;
-  /** Byte offset of the first byte of `pcm` in the song's PCM data. */
-  byte: number;
-  pcm: Uint8Array;
-}
+/**
+ * A song as the player knows it: the wire's one song (wire/media.ts), whose
+ * format and size a P2P host's frames carry apart from it.
+ */
+export type SongInfo = Omit<Song, "format" | "bytes"> & Partial<Pick<Song, "format" | "bytes">>;
 
 export type EndReason = "eos" | "stopped" | "session" | "removed" | "node-stopping" | "error";
 
-export interface StreamHandlers {
-  chunk(chunk: AudioChunk): void;
-  /** The source ended the stream: `eos` after the last chunk, anything else is a failure. */
-  end(stream: string, reason: EndReason, message?: string): void;
-  /** The source jumped on its own (a P2P host seeked, or changed to `song`): start over at `point`. */
-  moved?(stream: string, point: StreamPoint, song?: SongInfo): void;
+/** What a stream pushes to whoever plays it. */
+export interface StreamListener {
+  /**
+   * The song's next bytes, starting at byte `byte`, in song order. A piece
+   * may begin before the end of the last one (a redelivery, a relay
+   * backlog): the receiver keeps what it lacks (client/audio/trim.ts). A
+   * hole is left only where the source skipped ahead.
+   */
+  chunk(byte: number, pcm: Uint8Array): void;
+  /** The source ended the stream: `eos` after the last byte, anything else is a failure. */
+  end(reason: EndReason, message?: string): void;
+  /**
+   * The bytes go on from `byte` instead (a seek was answered, a P2P host
+   * seeked or caught up), of another song when `song` is given.
+   */
+  moved(byte: number, song?: SongInfo): void;
   /** The source paused or resumed on its own (a P2P host did). */
-  paused?(stream: string, paused: boolean): void;
-}
-
-export interface StreamPoint {
-  epoch: number;
-  /** Byte offset the next chunk starts at. */
-  byte: number;
+  paused(paused: boolean): void;
 }
 
 export interface OpenedStream {
   readonly id: string;
   readonly song: SongInfo;
-  readonly format: PcmFormat;
-  /** Where the first chunk starts. */
-  readonly start: StreamPoint;
+  readonly format: AudioFormat;
+  /** Byte offset of the first byte the listener gets. */
+  readonly startByte: number;
+  /** Hops from a file node: 0 from a file node, n+1 from a P2P host that is n hops away. */
+  readonly depth: number;
+  /** Paused by the source itself (a P2P host): playback waits for it. */
+  readonly held: boolean;
+  /**
+   * Push to `listener` from now on. What arrived since the stream opened is
+   * held until the first listener comes, then handed to it first.
+   */
+  listen(listener: StreamListener): void;
   pause(): Promise<void>;
   resume(): Promise<void>;
-  seek(seconds: number): Promise<StreamPoint>;
+  /** Jump to `seconds`; the listener's `moved` says where, before this resolves. */
+  seek(seconds: number): Promise<void>;
   /** Where playback is (byte offset), so the source can stay a bounded window ahead. */
   position(byte: number): void;
+  /** Stop for good: nothing more is pushed. */
   stop(): Promise<void>;
 }
 
 export interface Source {
-  readonly kind: "file" | "host";
   /** The node (or host) id: shown on screen. */
   readonly id: string;
   /** "file node file-ab12". */
   readonly label: string;
-  /** P2P chain depth of a host source: 0 when the host plays from a file node. */
-  readonly depth?: number;
-  songs(): Promise<SongInfo[]>;
-  open(song: string, fromSeconds: number, handlers: StreamHandlers): Promise<OpenedStream>;
+  songs(deadline: Deadline): Promise<SongInfo[]>;
+  /** Open `song` at `fromSeconds`; its requests end by `deadline`. */
+  open(song: string, fromSeconds: number, deadline: Deadline): Promise<OpenedStream>;
   /** Let go of the source (its claim, subscriptions). */
   close(): Promise<void>;
 }

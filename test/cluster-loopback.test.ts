@@ -11,7 +11,7 @@ import { audioStreamName } from "../wire/file.js";
 import type { NodeView } from "../wire/presence.js";
 import { UserSession } from "../client/auth.js";
 import { listNodes } from "../client/registry.js";
-import { findFileNode, play, type Playback } from "../client/stream.js";
+import { findFileNode, play, type ChunkReader } from "../client/stream.js";
 import { pcmOf, writeTone } from "../harness/fixtures/file.js";
 import { LoopbackMachines } from "../harness/cluster.js";
 import { dropBoundMs } from "../harness/system.js";
@@ -20,7 +20,7 @@ import { pidAlive, waitFor } from "../harness/wait.js";
 /** The prime's machine runs one node; the plane's has room for more. */
 const limits = { prime: { maxLoad: 1 }, plane: { maxLoad: 4 } };
 
-async function collect(playback: Playback): Promise<Buffer> {
+async function collect(playback: ChunkReader): Promise<Buffer> {
   const parts: Buffer[] = [];
   let next: number | undefined;
   for await (const chunk of playback) {

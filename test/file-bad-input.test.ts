@@ -11,7 +11,7 @@ import { ChorusError } from "../wire/errors.js";
 import { audioStreamName } from "../wire/file.js";
 import type { Session } from "../wire/session.js";
 import { UserSession } from "../client/auth.js";
-import { findFileNode, listSongs, play, type Playback } from "../client/stream.js";
+import { findFileNode, listSongs, play, type ChunkReader } from "../client/stream.js";
 import { copyDemoMusic, craftWav, writeTone } from "../harness/fixtures/file.js";
 import { TestSystem, type ChorusProcess } from "../harness/system.js";
 import { waitFor } from "../harness/wait.js";
@@ -174,7 +174,7 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
     const unknownNode = { ...session, authNode: "auth-nobody" };
     expect((await failure(listSongs(listener, unknownNode, nodeId))).code).to.equal("UNAUTHORIZED");
 
-    const mine: Playback = await play(listener, session, "chorus-theme.wav", {
+    const mine: ChunkReader = await play(listener, session, "chorus-theme.wav", {
       node: nodeId,
       manualPosition: true,
     });

@@ -5,6 +5,7 @@
  * prime's machine (maxLoad) and every node (fileCapacity) are full.
  */
 import { at } from "../wire/contract.js";
+import { frameBytes } from "../wire/media.js";
 import { primeSpawn } from "../wire/prime.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
@@ -12,7 +13,7 @@ import path from "node:path";
 import type { ChorusConfig } from "../actors/runtime/config.js";
 import { call } from "../actors/runtime/endpoint.js";
 import { UserSession } from "../client/auth.js";
-import { findFileNode, play, type Playback } from "../client/stream.js";
+import { findFileNode, play, type ChunkReader } from "../client/stream.js";
 import { pcmOf, writeTone } from "../harness/fixtures/file.js";
 import { TestSystem } from "../harness/system.js";
 import { waitFor } from "../harness/wait.js";
@@ -29,7 +30,7 @@ const fileCapacity = listeners;
 interface Listener {
   session: UserSession;
   song: (typeof songs)[number];
-  playback: Playback;
+  playback: ChunkReader;
   /** Seconds to seek to after the first chunk, for some listeners. */
   seekTo?: number;
 }
@@ -46,7 +47,7 @@ async function hear(l: Listener, pcm: Buffer): Promise<void> {
   let expected: number;
   if (seekTo !== undefined) {
     await playback.seek(seekTo);
-    expected = Math.floor(seekTo * playback.format.sampleRate) * playback.format.blockAlign;
+    expected = Math.floor(seekTo * playback.format.sampleRate) * frameBytes(playback.format);
   } else {
     expect(first.value.byte).to.equal(0);
     expected = first.value.data.length;

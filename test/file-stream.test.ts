@@ -10,7 +10,7 @@ import {
   listSongs,
   play,
   type FileNodeRef,
-  type Playback,
+  type ChunkReader,
 } from "../client/stream.js";
 import { call } from "../actors/runtime/endpoint.js";
 import { UserSession } from "../client/auth.js";
@@ -19,7 +19,7 @@ import { expiryMs, testTiming, TestSystem } from "../harness/system.js";
 import { pidAlive, waitFor } from "../harness/wait.js";
 
 /** Everything the iterator yields, checked to be contiguous. */
-async function collect(playback: Playback, limitBytes = Infinity): Promise<Buffer> {
+async function collect(playback: ChunkReader, limitBytes = Infinity): Promise<Buffer> {
   const parts: Buffer[] = [];
   let next: number | undefined;
   let total = 0;

@@ -36,7 +36,11 @@ function readWav(file: string): { format: PcmFormat; data: Buffer; riffSize: num
   const fmt = wav.fmt as { sampleRate: number; numChannels: number; bitsPerSample: number };
   const data = wav.data as { samples: Uint8Array; chunkSize: number };
   return {
-    format: { sampleRate: fmt.sampleRate, channels: fmt.numChannels, bitDepth: fmt.bitsPerSample },
+    format: {
+      sampleRate: fmt.sampleRate,
+      channels: fmt.numChannels,
+      bitDepth: fmt.bitsPerSample as PcmFormat["bitDepth"],
+    },
     data: Buffer.from(data.samples),
     riffSize: bytes.readUInt32LE(4),
   };

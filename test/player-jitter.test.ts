@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { JitterBuffer, type JitterOptions } from "../client/audio/jitter.js";
 import type { AudioSink } from "../client/audio/output.js";
-import { Playback } from "../client/audio/playback.js";
+import { OutputClock } from "../client/audio/output-clock.js";
 import type { PcmFormat } from "../client/audio/format.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -111,7 +111,7 @@ describe("player playback clock", () => {
     const jb = new JitterBuffer(0, opts);
     const sink = new Capture();
     let ended = 0;
-    const pb = new Playback(jb, sink, fmt, { ended: () => ended++ });
+    const pb = new OutputClock(jb, sink, fmt, { ended: () => ended++ });
     const song = bytes(0, 4800); // 300 ms
     const t0 = performance.now();
     pb.start();
@@ -137,7 +137,7 @@ describe("player playback clock", () => {
   it("pause stops the position; resume goes on from it", async () => {
     const jb = new JitterBuffer(0, opts);
     const sink = new Capture();
-    const pb = new Playback(jb, sink, fmt);
+    const pb = new OutputClock(jb, sink, fmt);
     jb.push(0, bytes(0, 16_000)); // one second
     // Bounds come from the time that really passed: the machine may be busy.
     const lead = 0.04;
@@ -165,7 +165,7 @@ describe("player playback clock", () => {
     const jb = new JitterBuffer(0, { ...opts, startMs: 0 });
     const sink = new Capture();
     let first = 0;
-    const pb = new Playback(
+    const pb = new OutputClock(
       jb,
       sink,
       fmt,
@@ -189,7 +189,7 @@ describe("player playback clock", () => {
     const jb = new JitterBuffer(0, opts);
     const sink = new Capture();
     let ended = false;
-    const pb = new Playback(jb, sink, fmt, { ended: () => (ended = true) });
+    const pb = new OutputClock(jb, sink, fmt, { ended: () => (ended = true) });
     pb.start();
     jb.push(0, bytes(0, 1600)); // 100 ms
     pb.kick();
@@ -212,7 +212,7 @@ describe("player playback clock", () => {
       },
       close: async () => undefined,
     };
-    const pb = new Playback(jb, broken, fmt, { failed: (e) => (failure = e.message) });
+    const pb = new OutputClock(jb, broken, fmt, { failed: (e) => (failure = e.message) });
     jb.push(0, bytes(0, 1600));
     pb.start();
     while (!failure) await sleep(5);

@@ -1,14 +1,8 @@
 /** The player's screen layout, read as plain text, and its key parsing. */
 import { expect } from "chai";
 import { parseKeys } from "../cli/screen/keys.js";
-import {
-  clock,
-  keyHelp,
-  progressBar,
-  render,
-  stripAnsi,
-  type ViewState,
-} from "../cli/screen/view.js";
+import { clock } from "../client/song-time.js";
+import { keyHelp, progressBar, render, stripAnsi, type ViewState } from "../cli/screen/view.js";
 
 const plain = stripAnsi;
 

@@ -4,7 +4,7 @@ import { connectBroker } from "../../actors/runtime/connect.js";
 import type { Command } from "../command.js";
 import { json, table } from "../output.js";
 import { listHosts } from "../../client/p2p/hosts.js";
-import { clock } from "../screen/view.js";
+import { clock } from "../../client/song-time.js";
 
 export const hosts: Command = {
   name: "hosts",

@@ -9,7 +9,7 @@ import { describeFormat } from "../../client/audio/format.js";
 import type { Command } from "../command.js";
 import { credentialFlags, credentialUsage, getCredentials } from "../credentials.js";
 import type { Player } from "../../client/player.js";
-import { clock } from "../screen/view.js";
+import { clock } from "../../client/song-time.js";
 import { findSong, outputFor, secondsFlag, startPlayer } from "./listen.js";
 
 const say = (line: string): boolean => process.stderr.write(`chorus: ${line}\n`);

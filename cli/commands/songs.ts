@@ -5,7 +5,7 @@ import { NullOutput } from "../../client/audio/null.js";
 import type { Command } from "../command.js";
 import { credentialFlags, credentialUsage } from "../credentials.js";
 import { json, table } from "../output.js";
-import { clock } from "../screen/view.js";
+import { clock } from "../../client/song-time.js";
 import { loginFromFlags } from "./listen.js";
 
 export const songs: Command = {

@@ -3,8 +3,10 @@
  * redrawn from the library's status. A slow or failing call never blocks the
  * keys: each runs on its own and reports its error on the message line.
  */
+import type { PlayerStatus } from "../../client/player/types.js";
+import { clock } from "../../client/song-time.js";
 import type { Key } from "./keys.js";
-import { clock, render, type NowPlaying, type SongRow, type ViewState } from "./view.js";
+import { render, type SongRow, type ViewState } from "./view.js";
 import { Terminal } from "./terminal.js";
 
 /** What the screen needs from the player library (client/player.ts). */
@@ -20,7 +22,7 @@ export interface PlayerApi {
   stop(): Promise<void>;
   /** Follow a P2P host (issue 6); undefined until the library can. */
   join?(host: string): Promise<void>;
-  status(): { now?: NowPlaying; songId?: string; bufferMs: number; underruns: number };
+  status(): PlayerStatus;
   /** Called on every change worth a redraw; returns an unsubscribe. */
   onChange(
     listener: (event: { kind: string; message?: string; error?: boolean }) => void,

@@ -4,6 +4,8 @@
  * Returns one string per row, each exactly `cols` columns wide once escape
  * codes are removed, so tests can read the screen as text.
  */
+import type { NowPlaying, NowState } from "../../client/player/types.js";
+import { clock } from "../../client/song-time.js";
 import { ansi } from "./terminal.js";
 
 export interface SongRow {
@@ -12,22 +14,6 @@ export interface SongRow {
   artist?: string;
   /** Seconds. */
   duration: number;
-}
-
-export type NowState =
-  "starting" | "buffering" | "playing" | "paused" | "stopped" | "ended" | "reconnecting" | "failed";
-
-export interface NowPlaying {
-  title: string;
-  artist?: string;
-  album?: string;
-  state: NowState;
-  /** Seconds. */
-  position: number;
-  duration: number;
-  format?: string;
-  /** Where the audio comes from: "file node file-ab12" or "host ab12 (P2P)". */
-  source?: string;
 }
 
 export interface ViewState {
@@ -61,14 +47,6 @@ export const keyHelp: Array<[string, string]> = [
   ["r", "refresh"],
   ["q", "quit"],
 ];
-
-export function clock(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, "0");
-  return h ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
-}
 
 /** Text without its escape codes: what the user reads. */
 export function stripAnsi(text: string): string {

@@ -1,18 +1,12 @@
 /**
- * The PCM format of a song as the player sees it: interleaved frames,
- * little-endian, signed integers (unsigned for 8-bit, as in WAV) or floats.
+ * The PCM format of a song as the player sees it is the wire's one format
+ * (wire/media.ts): interleaved little-endian frames, signed integers
+ * (unsigned for 8-bit, as in WAV) or floats. Here: its arithmetic.
  */
-export interface PcmFormat {
-  sampleRate: number;
-  channels: number;
-  bitDepth: number;
-  /** 32-bit IEEE float samples (WAV format 3). */
-  float?: boolean;
-}
+import { frameBytes, type AudioFormat } from "../../wire/media.js";
 
-export function frameBytes(f: PcmFormat): number {
-  return (f.bitDepth / 8) * f.channels;
-}
+export { frameBytes };
+export type PcmFormat = AudioFormat;
 
 export function bytesPerSecond(f: PcmFormat): number {
   return f.sampleRate * frameBytes(f);
@@ -26,6 +20,15 @@ export function bytesToSeconds(f: PcmFormat, bytes: number): number {
 export function secondsToBytes(f: PcmFormat, seconds: number): number {
   const frame = frameBytes(f);
   return Math.max(0, Math.floor((seconds * bytesPerSecond(f)) / frame) * frame);
+}
+
+/**
+ * A start time that a file node (which starts at the frame at or before a
+ * time) turns back into the frame holding `byte`: half a frame in, so no
+ * rounding can land on the frame before.
+ */
+export function startSeconds(f: PcmFormat, byte: number): number {
+  return (Math.floor(byte / frameBytes(f)) + 0.5) / f.sampleRate;
 }
 
 /** Round a byte count down to whole frames. */

@@ -6,6 +6,8 @@
  * hiccup costs one pause instead of a stutter. Duplicates (a redelivery after
  * a reconnect) are trimmed; a hole in the offsets is skipped and counted.
  */
+import { fromNext } from "./trim.js";
+
 export interface JitterOptions {
   bytesPerSecond: number;
   frameBytes: number;
@@ -48,19 +50,13 @@ export class JitterBuffer {
   /** Add a chunk that starts at byte `offset` of the song. */
   push(offset: number, data: Uint8Array): void {
     if (this.endSeen) return;
-    let start = offset;
-    let bytes = data;
-    if (start < this.received) {
-      const overlap = Math.min(bytes.length, this.received - start);
-      this.duplicateBytes += overlap;
-      bytes = bytes.subarray(overlap);
-      start += overlap;
-    }
-    if (bytes.length === 0) return;
-    if (start > this.received) this.gaps++;
-    this.pieces.push({ offset: start, data: bytes, used: 0 });
-    this.buffered += bytes.length;
-    this.received = start + bytes.length;
+    const fresh = fromNext(this.received, offset, data);
+    this.duplicateBytes += data.length - (fresh?.pcm.length ?? 0);
+    if (!fresh || fresh.pcm.length === 0) return;
+    if (fresh.byte > this.received) this.gaps++;
+    this.pieces.push({ offset: fresh.byte, data: fresh.pcm, used: 0 });
+    this.buffered += fresh.pcm.length;
+    this.received = fresh.byte + fresh.pcm.length;
   }
 
   /** The song's last chunk has arrived. */

@@ -1,5 +1,5 @@
 /**
- * Silence: the audio is dropped. The playback clock still runs at real-time
+ * Silence: the audio is dropped. The output clock still runs at real-time
  * pace, so progress, pause and seek behave as with a sound card.
  */
 import type { AudioOutput, AudioSink } from "./output.js";

@@ -21,7 +21,7 @@ import {
 } from "../../wire/p2p.js";
 import { subjects } from "../../wire/subjects.js";
 import { bytesToSeconds } from "../audio/format.js";
-import type { NowSong, PlayerEvent } from "../player.js";
+import type { NowSong, PlayerEvent } from "../player/types.js";
 
 /** What hosting needs from the player library. */
 export interface HostedPlayer {

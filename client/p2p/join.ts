@@ -10,14 +10,8 @@
  */
 import { at } from "../../wire/contract.js";
 import { primeJoin } from "../../wire/p2p.js";
-import {
-  createInbox,
-  type Msg,
-  type NatsConnection,
-  type Subscription,
-} from "@nats-io/transport-node";
+import { createInbox, type Msg, type Subscription } from "@nats-io/transport-node";
 import { randomBytes, type KeyObject } from "node:crypto";
-import type { ChorusConfig } from "../../actors/runtime/config.js";
 import { call } from "../../actors/runtime/endpoint.js";
 import { ChorusError } from "../../wire/errors.js";
 import {
@@ -30,9 +24,10 @@ import {
 import { subjects } from "../../wire/subjects.js";
 import { bytesPerSecond, frameBytes, type PcmFormat } from "../audio/format.js";
 import type { UserSession } from "../auth.js";
-import type { OpenedStream, SongInfo, Source, StreamHandlers, StreamPoint } from "../source.js";
-import { songInfo } from "../file-source.js";
-import { listSongs } from "../stream.js";
+import type { SourceContext } from "../player/types.js";
+import type { Deadline } from "../retry.js";
+import type { OpenedStream, SongInfo, Source, StreamListener } from "../source.js";
+import { findFileNode, listSongs } from "../stream.js";
 
 /** Audio buffered before a joiner plays; the host writes 40 ms ahead of its clock. */
 export const joinBacklogMs = 60;
@@ -42,12 +37,10 @@ export const joinJitter = { startMs: joinBacklogMs, rebufferMs: joinBacklogMs };
 const silenceMs = 600;
 /** Behind the newest frame by more than this: skip ahead (a slow joiner catches up). */
 export const catchUpMs = 250;
-
-export interface JoinContext {
-  nc: NatsConnection;
-  session: UserSession;
-  config: ChorusConfig;
-}
+/** Caps of the join, of finding a node (it may be spawned), of the catalogue; a deadline may cut them. */
+const joinMs = 5000;
+const assignMs = 20_000;
+const songsMs = 5000;
 
 export interface JoinStats {
   /** Frames skipped: bad signature, malformed, another host's, out of order, stale. */
@@ -58,13 +51,11 @@ export interface JoinStats {
 }
 
 export class HostSource implements Source {
-  readonly kind = "host" as const;
   id: string;
   label: string;
-  depth = 0;
 
   constructor(
-    private readonly ctx: JoinContext,
+    private readonly ctx: SourceContext,
     private readonly wanted: string,
   ) {
     this.id = wanted;
@@ -72,16 +63,18 @@ export class HostSource implements Source {
   }
 
   /** A host has no catalogue: the prime's pick of a file node answers. */
-  async songs(): Promise<SongInfo[]> {
-    return (await listSongs(this.ctx.nc, sessionOf(this.ctx.session))).map(songInfo);
+  async songs(deadline: Deadline): Promise<SongInfo[]> {
+    const { nc, session } = this.ctx;
+    const node = await findFileNode(nc, deadline.timeout(assignMs));
+    const songs = await listSongs(nc, sessionOf(session), node.id, deadline.timeout(songsMs));
+    return songs;
   }
 
   /** Join the host at the point it is at (the song and position are the host's). */
-  async open(_song: string, _from: number, handlers: StreamHandlers): Promise<HostStream> {
-    const stream = new HostStream(this.ctx, this.wanted, handlers);
-    await stream.join();
+  async open(_song: string, _from: number, deadline: Deadline): Promise<HostStream> {
+    const stream = new HostStream(this.ctx, this.wanted);
+    await stream.join(deadline.timeout(joinMs));
     this.id = stream.hostId;
-    this.depth = stream.depth;
     this.label = `host ${stream.hostId} (${stream.user}, P2P)`;
     return stream;
   }
@@ -94,14 +87,7 @@ function sessionOf(session: UserSession): { authNode: string; sessionId: string;
 }
 
 function songOf(header: RelayHeader): { song: SongInfo; format: PcmFormat } {
-  const f = header.format;
-  const format: PcmFormat = {
-    sampleRate: f.sampleRate,
-    channels: f.channels,
-    bitDepth: f.bitDepth,
-    ...(f.float ? { float: true } : {}),
-  };
-  return { song: { ...header.song, format }, format };
+  return { song: { ...header.song, format: header.format }, format: header.format };
 }
 
 function sameFormat(a: PcmFormat, b: PcmFormat): boolean {
@@ -117,21 +103,23 @@ export class HostStream implements OpenedStream {
   readonly id = randomBytes(9).toString("base64url");
   hostId: string;
   user = "";
-  depth = 0;
   song!: SongInfo;
   format!: PcmFormat;
-  start!: StreamPoint;
+  startByte = 0;
   readonly stats: JoinStats = { rejected: 0, accepted: 0, catchUps: 0 };
 
+  private listener?: StreamListener;
   private key?: KeyObject;
   private intervalMs = 1000;
   private relaySub?: Subscription;
   private beatSub?: Subscription;
   private watchdog?: NodeJS.Timeout;
+  /** Frames that came before the join reply (or before a listener): checked once both are here. */
   private early: Msg[] = [];
   private joined = false;
-  /** Our epoch (what the player sees) and the host's. */
-  private epoch = 0;
+  /** The host's chain depth, as its last frame said. */
+  private hostDepth = 0;
+  /** The host's epoch: it bumps it on every jump. */
   private hostEpoch = -1;
   private lastSeq = -1;
   /** The next byte we expect in this epoch. */
@@ -140,21 +128,44 @@ export class HostStream implements OpenedStream {
   /** The listener paused: we left the host, and rejoin on resume. */
   private left = false;
   private ended = false;
+  /** Why the host is gone, once it is (told to the listener once). */
+  private goneWhy?: string;
+  private goneTold = false;
   private lastFrameAt = 0;
   private lastBeatAt = 0;
   private lastCheckAt = 0;
 
   constructor(
-    private readonly ctx: JoinContext,
+    private readonly ctx: SourceContext,
     private readonly wanted: string,
-    private readonly handlers: StreamHandlers,
   ) {
     this.hostId = wanted;
   }
 
-  /** Ask the prime to open our relay consumer, and set the starting point. */
-  async join(): Promise<void> {
+  /** One hop more than the host's. */
+  get depth(): number {
+    return this.hostDepth + 1;
+  }
+
+  /** The host is paused (the player waits for it). */
+  get held(): boolean {
+    return this.hostPaused;
+  }
+
+  listen(listener: StreamListener): void {
+    this.listener = listener;
+    this.lastFrameAt = Date.now();
+    if (this.goneWhy !== undefined) this.tellGone();
+    if (this.joined) this.flushEarly();
+  }
+
+  /**
+   * Ask the prime to open our relay consumer, and set the starting point.
+   * A rejoin (after a pause) tells the listener where the host is now.
+   */
+  async join(timeoutMs = joinMs): Promise<void> {
     const { nc } = this.ctx;
+    const before = this.song;
     const deliver = createInbox();
     this.joined = false;
     this.early = [];
@@ -174,7 +185,7 @@ export class HostStream implements OpenedStream {
           deliver,
           backlogMs: joinBacklogMs,
         },
-        5000,
+        timeoutMs,
       );
     } catch (err) {
       sub.unsubscribe();
@@ -195,12 +206,11 @@ export class HostStream implements OpenedStream {
     this.key = publicKeyOf(reply.key);
     this.hostId = reply.host.id;
     this.user = reply.host.user;
-    this.depth = last.depth;
+    this.hostDepth = last.depth;
     this.intervalMs = reply.intervalMs;
     const { song, format } = songOf(last);
     this.song = song;
     this.format = format;
-    this.epoch++;
     this.hostEpoch = last.epoch;
     this.lastSeq = -1;
     const frame = frameBytes(format);
@@ -214,7 +224,7 @@ export class HostStream implements OpenedStream {
     }
     const back = Math.floor(((joinBacklogMs / 1000) * bytesPerSecond(format)) / frame) * frame;
     this.expected = last.state === "paused" ? last.byte : Math.max(0, end - back);
-    this.start = { epoch: this.epoch, byte: this.expected };
+    this.startByte = this.expected;
     this.hostPaused = last.state === "paused";
     this.lastFrameAt = this.lastBeatAt = Date.now();
     this.watchBeats();
@@ -222,6 +232,17 @@ export class HostStream implements OpenedStream {
     clearInterval(this.watchdog);
     this.watchdog = setInterval(() => this.check(), 50);
     this.watchdog.unref();
+    if (before && this.listener) {
+      // Where the host is now comes before its frames.
+      const changed = before.id !== song.id;
+      this.listener.moved(this.startByte, changed ? song : undefined);
+      if (this.hostPaused) this.listener.paused(true);
+    }
+    this.flushEarly();
+  }
+
+  private flushEarly(): void {
+    if (!this.listener) return;
     for (const msg of this.early.splice(0)) this.onMessage(msg);
   }
 
@@ -249,7 +270,7 @@ export class HostStream implements OpenedStream {
         return;
       }
       if (msg.data.length === 0 || this.ended) return;
-      if (!this.joined) {
+      if (!this.joined || !this.listener) {
         if (this.early.length < 1000) this.early.push(msg);
         return;
       }
@@ -278,7 +299,7 @@ export class HostStream implements OpenedStream {
     }
     this.lastSeq = h.seq;
     this.lastFrameAt = Date.now();
-    this.depth = h.depth;
+    this.hostDepth = h.depth;
     if (h.state === "stopped") {
       this.gone(`host ${this.hostId} stopped playing`);
       return;
@@ -292,21 +313,18 @@ export class HostStream implements OpenedStream {
       return;
     }
     if (h.state === "ended") {
-      this.handlers.end(this.id, "eos");
+      this.listener?.end("eos");
       return;
     }
     this.setPaused(false);
-    let byte = h.byte;
-    let pcm = frame.pcm;
-    if (byte + pcm.length <= this.expected) return;
-    if (byte < this.expected) {
-      pcm = pcm.subarray(this.expected - byte);
-      byte = this.expected;
-    }
-    // byte > expected: frames we missed (we were slow); the buffer steps over the hole.
-    this.expected = byte + pcm.length;
+    const end = h.byte + frame.pcm.length;
+    if (end <= this.expected) return;
+    // A frame may start before what we have (the relay backlog): the receiver trims it.
+    // One after a hole (we were slow and missed some): the jitter buffer steps over it.
+    this.expected = end;
     this.stats.accepted++;
-    this.handlers.chunk({ stream: this.id, epoch: this.epoch, byte, pcm });
+    // After a song change (jump) this is the listener of the new song.
+    this.listener?.chunk(h.byte, frame.pcm);
   }
 
   /** Start over at `byte` (the host seeked or changed songs, or we catch up). */
@@ -315,21 +333,20 @@ export class HostStream implements OpenedStream {
       this.song = change.song;
       this.format = change.format;
     }
-    this.epoch++;
     this.expected = byte;
-    this.start = { epoch: this.epoch, byte };
-    this.handlers.moved?.(this.id, this.start, change?.song);
+    this.startByte = byte;
+    this.listener?.moved(byte, change?.song);
   }
 
   private setPaused(paused: boolean): void {
     if (paused === this.hostPaused) return;
     this.hostPaused = paused;
     this.lastFrameAt = Date.now();
-    this.handlers.paused?.(this.id, paused);
+    this.listener?.paused(paused);
   }
 
   private check(): void {
-    if (this.ended || this.left || !this.joined) return;
+    if (this.ended || this.left || !this.joined || !this.listener) return;
     const now = Date.now();
     if (now - this.lastCheckAt > 250) {
       // We were frozen ourselves (a stopped process, a long GC): judge the host next time.
@@ -348,7 +365,14 @@ export class HostStream implements OpenedStream {
   private gone(why: string): void {
     if (this.ended) return;
     this.close();
-    this.handlers.end(this.id, "node-stopping", why);
+    this.goneWhy = why;
+    this.tellGone();
+  }
+
+  private tellGone(): void {
+    if (this.goneTold || !this.listener) return;
+    this.goneTold = true;
+    this.listener.end("node-stopping", this.goneWhy);
   }
 
   private close(): void {
@@ -369,20 +393,11 @@ export class HostStream implements OpenedStream {
   /** Rejoin at the host's point now (it may have moved on, or changed songs). */
   async resume(): Promise<void> {
     if (!this.left || this.ended) return;
-    const before = this.song;
     await this.join();
     this.left = false;
-    const changed = before.id !== this.song.id;
-    this.handlers.moved?.(this.id, this.start, changed ? this.song : undefined);
-    if (this.hostPaused) this.handlers.paused?.(this.id, true);
   }
 
-  /** The host is paused (the player waits for it). */
-  get held(): boolean {
-    return this.hostPaused;
-  }
-
-  async seek(): Promise<StreamPoint> {
+  async seek(): Promise<void> {
     throw new ChorusError(
       "BAD_REQUEST",
       `you follow host ${this.hostId}: play the song yourself to seek in it`,

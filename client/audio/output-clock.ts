@@ -1,5 +1,5 @@
 /**
- * The playback clock: moves audio from the jitter buffer to the output at
+ * The output clock: moves audio from the jitter buffer to the output at
  * real-time pace, whatever the output (a sound card paces itself, a WAV file
  * or silence would not), so position, pause and seek mean the same
  * everywhere. A small lead keeps a sound card fed across event-loop stalls.
@@ -8,16 +8,16 @@ import { JitterBuffer } from "./jitter.js";
 import { bytesPerSecond, bytesToSeconds, type PcmFormat, wholeFrames } from "./format.js";
 import type { AudioSink } from "./output.js";
 
-export interface PlaybackOptions {
+export interface OutputClockOptions {
   /** Audio written ahead of the clock. */
   leadMs: number;
   tickMs: number;
 }
 
-export const defaultPlayback: PlaybackOptions = { leadMs: 40, tickMs: 10 };
+export const defaultClock: OutputClockOptions = { leadMs: 40, tickMs: 10 };
 
-export interface PlaybackEvents {
-  /** The first bytes of this playback reached the output. */
+export interface OutputClockEvents {
+  /** The first bytes of this song reached the output. */
   firstSample?(): void;
   /** Bytes that reached the output, and the song offset they start at (P2P relays them). */
   played?(pcm: Uint8Array, byte: number): void;
@@ -27,9 +27,9 @@ export interface PlaybackEvents {
   failed?(err: Error): void;
 }
 
-export type PlaybackState = "buffering" | "playing" | "paused" | "ended" | "stopped" | "failed";
+export type OutputClockState = "buffering" | "playing" | "paused" | "ended" | "stopped" | "failed";
 
-export class Playback {
+export class OutputClock {
   private timer?: NodeJS.Timeout;
   private immediate?: NodeJS.Immediate;
   private writing = false;
@@ -42,7 +42,6 @@ export class Playback {
   private clockBytes = 0;
   private firstSeen = false;
   private readonly bps: number;
-  bytesWritten = 0;
   /** Stop at this song byte offset (`chorus play --for`), as if the song ended there. */
   endByte?: number;
 
@@ -50,8 +49,8 @@ export class Playback {
     readonly buffer: JitterBuffer,
     private readonly sink: AudioSink,
     readonly format: PcmFormat,
-    private readonly events: PlaybackEvents = {},
-    private readonly options: PlaybackOptions = defaultPlayback,
+    private readonly events: OutputClockEvents = {},
+    private readonly options: OutputClockOptions = defaultClock,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.bps = bytesPerSecond(format);
@@ -105,7 +104,7 @@ export class Playback {
     return bytesToSeconds(this.format, this.buffer.offset);
   }
 
-  get state(): PlaybackState {
+  get state(): OutputClockState {
     if (this.failure) return "failed";
     if (this.stopped) return "stopped";
     if (this.done) return "ended";
@@ -170,7 +169,6 @@ export class Playback {
       await this.sink.write(pcm);
       this.events.played?.(pcm, at);
       this.clockBytes += pcm.length;
-      this.bytesWritten += pcm.length;
       if (!this.firstSeen) {
         this.firstSeen = true;
         this.events.firstSample?.();

@@ -1,0 +1,110 @@
+/**
+ * Getting the song's stream back after a broker restart, a lost session or
+ * a file node that stopped sending: open the song again from the first byte
+ * not yet received — with a new session and another node when needed — and
+ * keep the buffer, so playback carries on where it was. It tries until it
+ * works or the user moves on, or until the player's give-up time has passed.
+ */
+import { ChorusError } from "../../wire/errors.js";
+import { bytesPerSecond, frameBytes, startSeconds } from "../audio/format.js";
+import { Deadline, retry } from "../retry.js";
+import { clock } from "../song-time.js";
+import type { PlayerEvents } from "./events.js";
+import { isSessionError, type SessionKeeper } from "./session.js";
+import type { CurrentSong } from "./song.js";
+
+/** What recovery reads of the player. */
+export interface RecoveringPlayer {
+  closed(): boolean;
+  /** Bumped by every play, stop and close: a recovery of an older one gives up. */
+  generation(): number;
+  current(): CurrentSong | undefined;
+}
+
+export class Recovery {
+  active = false;
+
+  constructor(
+    private readonly player: RecoveringPlayer,
+    private readonly session: SessionKeeper,
+    private readonly events: PlayerEvents,
+    /** Fail the song when its stream cannot be got back for this long (default: never). */
+    private readonly giveUpMs?: number,
+  ) {}
+
+  async recover(why: string): Promise<void> {
+    if (this.active || this.player.closed()) return;
+    this.active = true;
+    const generation = this.player.generation();
+    const c = this.player.current();
+    this.events.changed();
+    // One deadline over all tries: each request waits at most what is left of it.
+    const giveUp = this.giveUpMs;
+    const deadline = giveUp === undefined || !c ? Deadline.never() : new Deadline(giveUp);
+    const movedOn = (): boolean =>
+      this.player.closed() || generation !== this.player.generation() || Boolean(c?.failed);
+    let attempt = 0;
+    try {
+      await retry(
+        async () => {
+          attempt++;
+          if (why !== "broker reconnected" || attempt > 1) await this.session.dropSource();
+          if (this.session.stale) await this.session.resetSession();
+          if (!c || c.stopped) {
+            // Nothing to resume: a fresh session is all that is needed.
+            await this.session.ensureSource(deadline);
+            return;
+          }
+          await this.resume(c, generation, deadline);
+          this.events.say(`carrying on from ${clock(c.position)}`);
+        },
+        {
+          deadline,
+          retryable: (err) => !(c && isNotFound(err)),
+          beforeRetry: async (err, tries) => {
+            if (isSessionError(err)) await this.session.resetSession();
+            if (tries === 1 || tries % 10 === 0) this.events.say(`reconnecting (${why})…`, true);
+          },
+          cancelled: movedOn,
+          firstWaitMs: 100,
+          maxWaitMs: 2000,
+        },
+      );
+    } catch (err) {
+      if (!c || movedOn()) return;
+      if (isNotFound(err)) c.fail(`cannot carry on: ${(err as Error).message}`);
+      else if (!c.stopped) {
+        c.fail(`lost the stream (${why}) and could not get it back in ${(giveUp ?? 0) / 1000} s`);
+      }
+    } finally {
+      this.active = false;
+      this.events.changed();
+    }
+  }
+
+  /** Open the song again where the buffer's received bytes end; the buffer stays. */
+  private async resume(c: CurrentSong, generation: number, deadline: Deadline): Promise<void> {
+    void c
+      .detach()
+      ?.stop()
+      .catch(() => undefined);
+    const resumeByte = c.buffer.receivedOffset;
+    const totalBytes = Math.round(c.song.duration * bytesPerSecond(c.format));
+    if (resumeByte >= totalBytes - frameBytes(c.format)) {
+      c.buffer.end();
+      return;
+    }
+    const source = await this.session.ensureSource(deadline);
+    const opened = await source.open(c.song.id, startSeconds(c.format, resumeByte), deadline);
+    if (generation !== this.player.generation() || c.stopped || c.failed) {
+      void opened.stop().catch(() => undefined);
+      return;
+    }
+    c.attach(opened, source.label);
+    if (c.paused) await opened.pause();
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof ChorusError && err.code === "NOT_FOUND";
+}
