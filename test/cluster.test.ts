@@ -147,7 +147,8 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
     expect(await host.stop("SIGTERM"), host.output()).to.equal(130);
   });
 
-  it("cut off: drops exactly the plane's nodes, its listener carries on bit-exact, and a song added meanwhile is synced once it is back", async () => {
+  it("cut off: drops exactly the plane's nodes, its listener carries on bit-exact, and a song added meanwhile is synced once it is back", async function () {
+    this.timeout(180_000);
     // User 1 holds the prime's file node, so user 2 streams from the plane's machine...
     const first = holder("Someone");
     await waitFor(
@@ -215,10 +216,13 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
       "the plane to rejoin",
       30_000,
     );
+    // A broker that was alone for half a minute answers "JetStream system temporarily
+    // unavailable" until it has caught up with its cluster (seen for more than 30 s on
+    // nats-server 2.9.10 in a CI run): sync retries each round, so allow it that long.
     await waitFor(
       () => existsSync(path.join(m.config(m.prime).music, whileCut)),
       "the rejoined plane's new song to be synced",
-      30_000,
+      60_000,
     );
   });
 });

@@ -182,9 +182,10 @@ describe("music sync between control nodes (real nats-server, real processes)", 
     const hash = await writeWav(path.join(musicOf("plane"), "big.wav"), size);
     await arrives(musicOf("prime"), "big.wav", hash, 90_000);
     const after = await peakRssMiB(pid);
-    // The whole file would be +100 MiB; a bounded pipeline adds a few chunks.
+    // The whole file would be +100 MiB; a bounded pipeline adds a few chunks and the
+    // collector's slack (measured 31-48 MiB on a 2-core box, before and after issue 12).
     expect(after - before, `peak RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB`).to.be.below(
-      48,
+      64,
     );
     expect(await listDir(musicOf("prime"))).to.deep.equal(["big.wav"]);
   });

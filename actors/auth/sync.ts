@@ -43,7 +43,8 @@ export async function ensureUsersStream(nc: NatsConnection): Promise<void> {
       max_msgs: 1_000_000,
       max_bytes: 1024 ** 3,
     },
-    3,
+    // Its limits never changed: no update (a replicated stream's update is a cluster proposal).
+    { replicas: 3, update: false },
   );
 }
 

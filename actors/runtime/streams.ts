@@ -43,6 +43,13 @@ const cannotPlace = [
   jsApiCodes.replicasNotSupported,
 ];
 
+export interface EnsureOptions {
+  /** Create it with up to this many replicas (default 1). */
+  replicas?: number;
+  /** Bring an existing stream to our limits (default true; placement and storage stay). */
+  update?: boolean;
+}
+
 /**
  * Make sure `spec`'s stream exists: create it when missing (with up to
  * `replicas`; without its placement when no broker matches it), or bring an
@@ -51,18 +58,19 @@ const cannotPlace = [
 export async function ensureStream(
   jsm: JetStreamManager,
   spec: StreamSpec,
-  replicas = 1,
+  options: EnsureOptions = {},
 ): Promise<void> {
   try {
     await jsm.streams.info(spec.name);
   } catch (err) {
     if (!isJsApiError(err, jsApiCodes.streamNotFound)) throw err;
-    await addStream(jsm, spec, replicas).catch((addErr: unknown) => {
+    await addStream(jsm, spec, options.replicas ?? 1).catch((addErr: unknown) => {
       if (!isJsApiError(addErr, jsApiCodes.streamNameInUse)) throw addErr;
     });
     return;
   }
-  // An older node's limits: bring them to ours (placement and storage type cannot change).
+  if (options.update === false) return;
+  // An older node's limits: bring them to ours.
   await jsm.streams.update(spec.name, limitsOf(spec)).catch(() => undefined);
 }
 
