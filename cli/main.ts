@@ -1,5 +1,6 @@
 import { enforceStopDeadline } from "../actors/runtime/shutdown.js";
 import { errorLine, runCli } from "./cli.js";
+import { printable } from "./printable.js";
 
 // Every chorus command stops within 2 s of Ctrl-C or SIGTERM; a second one stops it at once.
 enforceStopDeadline();
@@ -13,7 +14,7 @@ runCli(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`chorus: ${errorLine(err)}\n`);
+    process.stderr.write(`chorus: ${printable(errorLine(err))}\n`);
     process.exitCode = 1;
   },
 );

@@ -1,4 +1,5 @@
 /** Printing data: aligned tables for people, JSON arrays for scripts. */
+import { escapeForTerminal, printable } from "./printable.js";
 
 export function table(rows: Array<Record<string, string | number>>, columns: string[]): string {
   const widths = columns.map((c) =>
@@ -12,13 +13,13 @@ export function table(rows: Array<Record<string, string | number>>, columns: str
   return (
     [
       line(columns.map((c) => c.toUpperCase())),
-      ...rows.map((r) => line(columns.map((c) => String(r[c] ?? "")))),
+      ...rows.map((r) => line(columns.map((c) => printable(String(r[c] ?? ""))))),
     ].join("\n") + "\n"
   );
 }
 
 export function json(rows: unknown[]): string {
-  return JSON.stringify(rows, null, 2) + "\n";
+  return escapeForTerminal(JSON.stringify(rows, null, 2)) + "\n";
 }
 
 export function seconds(ms: number): string {

@@ -5,7 +5,7 @@ import { controlSpawn, nodeClaim, primeAssign, primeNodes, primeSpawn } from "..
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
-import { actorInboxPrefix } from "../actors/runtime/connect.js";
+import { actorInboxPrefix } from "../wire/ids.js";
 import { call, request } from "../actors/runtime/endpoint.js";
 import { encodeJson } from "../wire/codec.js";
 import { ChorusError } from "../wire/errors.js";

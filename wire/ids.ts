@@ -9,11 +9,25 @@ export const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const idSchema = z.string().regex(idPattern, "must be an id ([A-Za-z0-9_-], 1 to 64)");
 
+/** Reply inboxes: players' (nats.js's default) and actors' (listeners may not read those). */
+export const listenerInboxPrefix = "_INBOX";
+export const actorInboxPrefix = "_CHORUS_ACTOR_INBOX";
+
+const tokens = "(\\.[A-Za-z0-9_-]+)+$";
+const listenerInbox = new RegExp(`^${listenerInboxPrefix}${tokens}`);
+const replyInbox = new RegExp(`^(${listenerInboxPrefix}|${actorInboxPrefix})${tokens}`);
+
 /** A reply inbox a node may push to: `_INBOX.` and id-safe tokens. */
-export const inboxSchema = z
-  .string()
-  .max(256)
-  .regex(/^_INBOX\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "must be an _INBOX");
+export const inboxSchema = z.string().max(256).regex(listenerInbox, "must be an _INBOX");
+
+/**
+ * Whether a request's reply subject is an inbox. A node answers nothing else:
+ * its answer goes out with actor rights, so a reply subject of `$JS.API...`
+ * or `chorus...` would make it act for whoever sent the request.
+ */
+export function isReplyInbox(subject: string): boolean {
+  return subject.length <= 256 && replyInbox.test(subject);
+}
 
 /** Throws unless `id` is safe to put in a subject. */
 export function subjectId(id: string): string {

@@ -10,13 +10,11 @@ import {
 } from "@nats-io/transport-node";
 import type { ChorusConfig } from "./config.js";
 import { ChorusError } from "../../wire/errors.js";
+import { actorInboxPrefix } from "../../wire/ids.js";
 import { actorPasswordOf } from "./identity.js";
 import type { Logger } from "./log.js";
 
 export type BrokerRole = "actor" | "listener";
-
-/** Reply inboxes of actor connections; broker/nats.conf keeps listeners out. */
-export const actorInboxPrefix = "_CHORUS_ACTOR_INBOX";
 
 export function serversOf(config: ChorusConfig): string[] {
   return config.nats
@@ -54,6 +52,7 @@ export async function connectBroker(
       // Our own presence beats detect dead peers; this only catches half-open sockets.
       pingInterval: 10_000,
       // Replies to actors go where listeners (who may read `_INBOX.>`) cannot subscribe.
+      // (actorInboxPrefix: the broker keeps listeners out of it.)
       ...(role === "actor" ? { inboxPrefix: actorInboxPrefix } : {}),
     });
   } catch (err) {

@@ -17,6 +17,7 @@ import type { z } from "zod";
 import { decodeBody, encodeJson } from "../../wire/codec.js";
 import { protocolHeader, protocolVersion, type Route } from "../../wire/contract.js";
 import { ChorusError, fromWireError, toWireError, type WireError } from "../../wire/errors.js";
+import { isReplyInbox } from "../../wire/ids.js";
 import type { Logger } from "./log.js";
 
 export type Reply<T> = { ok: true; data: T } | { ok: false; error: WireError };
@@ -44,6 +45,15 @@ export function serve<Req extends z.ZodType, Rep extends z.ZodType>(
     callback: (err, msg) => {
       if (err) {
         log.warn("subscription error", { subject: route.subject, error: err.message });
+        return;
+      }
+      if (msg.reply && !isReplyInbox(msg.reply)) {
+        // Our answer would go out with actor rights: never act for a reply-subject trick.
+        log.warn("refused a request whose reply subject is not an inbox", {
+          subject: msg.subject,
+          reply: msg.reply.slice(0, 100),
+        });
+        options.record?.(0, "FORBIDDEN: reply subject is not an inbox");
         return;
       }
       void answer(msg, route, handler, log, options);

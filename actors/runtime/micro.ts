@@ -12,6 +12,7 @@
  *
  * `@nats-io/services` is not used: it pins a second copy of nats-core.
  */
+import { isReplyInbox } from "../../wire/ids.js";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { Empty, NoRespondersError } from "@nats-io/transport-node";
 import type { Logger } from "./log.js";
@@ -300,7 +301,8 @@ export class MicroService {
         this.log?.warn("discovery subscription failed", { verb, error: err.message });
         return;
       }
-      if (!msg.reply) return;
+      // Answers go out with actor rights: only ever to an inbox.
+      if (!msg.reply || !isReplyInbox(msg.reply)) return;
       msg.respond(JSON.stringify(this.reply(verb)));
     } catch (failure) {
       this.log?.warn("cannot answer discovery", { verb, error: String(failure) });

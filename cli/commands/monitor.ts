@@ -6,6 +6,7 @@
 import { loadConfig } from "../../actors/runtime/config.js";
 import { connectBroker } from "../../actors/runtime/connect.js";
 import type { Command } from "../command.js";
+import { printable } from "../printable.js";
 
 const secretKey = /pass|token|secret|claim/i;
 
@@ -44,7 +45,7 @@ secret, or set CHORUS_ACTOR_PASSWORD. Secret fields are printed as ***.`,
         msg.data.length > 2048
           ? `<${msg.data.length} bytes>`
           : redact(msg.string(), msg.data.length);
-      process.stdout.write(`${time} ${msg.subject} ${body}\n`);
+      process.stdout.write(printable(`${time} ${msg.subject} ${body}`) + "\n");
     }
     await nc.close();
     return 0;

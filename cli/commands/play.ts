@@ -11,8 +11,9 @@ import { credentialFlags, credentialUsage, getCredentials } from "../credentials
 import type { Player } from "../../client/player.js";
 import { clock } from "../../client/song-time.js";
 import { findSong, outputFor, secondsFlag, startPlayer } from "./listen.js";
+import { printable } from "../printable.js";
 
-const say = (line: string): boolean => process.stderr.write(`chorus: ${line}\n`);
+const say = (line: string): boolean => process.stderr.write(`chorus: ${printable(line)}\n`);
 
 export const play: Command = {
   name: "play",

@@ -12,6 +12,7 @@ import { PromptCancelled } from "../prompt.js";
 import { PlayerApp } from "../screen/app.js";
 import { Terminal } from "../screen/terminal.js";
 import { outputFor, startPlayer } from "./listen.js";
+import { printable } from "../printable.js";
 
 const maxAttempts = 3;
 
@@ -50,7 +51,7 @@ n/p next/previous, j join a P2P host, r refresh, q quit.
           !process.env.CHORUS_PASSWORD &&
           attempt < maxAttempts;
         if (!retry) throw err;
-        process.stderr.write(`${err.message}; try again\n`);
+        process.stderr.write(`${printable(err.message)}; try again\n`);
       }
     }
     return runScreen(player);
@@ -68,7 +69,9 @@ async function runScreen(player: Player): Promise<number> {
   const onCrash = (err: unknown): void => {
     // Give the terminal back first, so the error is readable and the shell usable.
     terminal.leave();
-    process.stderr.write(`chorus: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `chorus: ${printable(err instanceof Error ? err.message : String(err))}\n`,
+    );
     void player.close().finally(() => process.exit(1));
     setTimeout(() => process.exit(1), 3000).unref();
   };

@@ -7,6 +7,7 @@
 import type { NowPlaying, NowState } from "../../client/player/types.js";
 import { clock } from "../../client/song-time.js";
 import { ansi } from "./terminal.js";
+import { printable } from "../printable.js";
 
 export interface SongRow {
   id: string;
@@ -54,12 +55,12 @@ export function stripAnsi(text: string): string {
   return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
 }
 
-/** Cut or pad plain text to exactly `width` columns. */
+/** Cut or pad plain text to exactly `width` columns (others' control characters replaced). */
 export function fit(text: string, width: number): string {
   if (width <= 0) return "";
-  const chars = [...text];
+  const chars = [...printable(text)];
   if (chars.length > width) return chars.slice(0, Math.max(0, width - 1)).join("") + "…";
-  return text + " ".repeat(width - chars.length);
+  return chars.join("") + " ".repeat(width - chars.length);
 }
 
 export function progressBar(position: number, duration: number, width: number): string {
@@ -169,12 +170,12 @@ function nowPanel(state: ViewState, width: number, height: number): string[] {
     // Artist and album take the spacer's row, so the panel is no taller.
     const by = [now.artist, now.album].filter(Boolean).join(" — ");
     if (by) body.push(fit(by, inner));
-    body.push(`${stateLabel[now.state]}${now.format ? `   ${now.format}` : ""}`);
+    body.push(printable(`${stateLabel[now.state]}${now.format ? `   ${now.format}` : ""}`));
     if (!by) body.push("");
     body.push(progressBar(now.position, now.duration, inner));
     body.push(`${clock(now.position)} / ${clock(now.duration)}`);
     body.push("");
-    if (now.source) body.push(`from ${now.source}`);
+    if (now.source) body.push(printable(`from ${now.source}`));
   }
   body.push("");
   body.push(`auth node  ${state.authNode ?? "—"}`);
