@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import type { ChorusConfig } from "../actors/runtime/config.js";
 import { listenAddress } from "../actors/runtime/connect.js";
 import { ChorusError } from "../wire/errors.js";
-import { actorPasswordOf, hostIdOf } from "../actors/runtime/identity.js";
+import { actorPasswordOf, hostIdOf, privateFolder } from "../actors/runtime/identity.js";
 import { clusterName } from "../actors/runtime/streams.js";
 import { authorizationConf } from "../wire/permissions.js";
 
@@ -80,7 +80,7 @@ export function writeRunConf(config: ChorusConfig): string {
       "}",
     );
   }
-  mkdirSync(config.data, { recursive: true });
+  privateFolder(config.data);
   writeFileSync(file, lines.join("\n") + "\n", { mode: 0o600 });
   return file;
 }

@@ -10,11 +10,11 @@ import { at } from "../../wire/contract.js";
 import { EventKey } from "../../wire/seal.js";
 import { AuthService } from "./service.js";
 import { UserSync } from "./sync.js";
-import { UserStore, usersFile } from "./users.js";
+import { openUsers } from "./users.js";
 import { sweepEvery } from "../runtime/sweep.js";
 
 export async function startAuthNode(actor: Actor): Promise<void> {
-  const store = await UserStore.open(usersFile(actor.config));
+  const store = await openUsers(actor.config);
   actor.onStop(() => store.close());
   await actor.start();
 

@@ -5,9 +5,11 @@
  * timeout makes concurrent writers wait instead of failing, and FULL sync
  * makes a committed user survive a killed process.
  */
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 import { DataSource, type Repository } from "typeorm";
 import type { ChorusConfig } from "../runtime/config.js";
+import { privateFolder } from "../runtime/identity.js";
 import { migrations, UserEntity, type UserRow } from "./schema.js";
 
 export function usersFile(config: ChorusConfig): string {
@@ -22,6 +24,27 @@ export function newer(
   return a.updatedAt > b.updatedAt || (a.updatedAt === b.updatedAt && a.hash > b.hash);
 }
 
+/** This machine's users file, in the data folder and its auth folder, both private (700). */
+export function openUsers(config: ChorusConfig): Promise<UserStore> {
+  const file = usersFile(config);
+  privateFolder(config.data);
+  privateFolder(path.dirname(file));
+  return UserStore.open(file);
+}
+
+/**
+ * The users file holds password hashes: it is made 600 before SQLite opens it
+ * (SQLite gives its -wal and -shm files the same mode), and an older, more
+ * open one is closed too.
+ */
+function keepPrivate(file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, "a", 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(f)) chmodSync(f, 0o600);
+  }
+}
+
 export class UserStore {
   private constructor(
     private readonly db: DataSource,
@@ -29,6 +52,7 @@ export class UserStore {
   ) {}
 
   static async open(file: string): Promise<UserStore> {
+    keepPrivate(file);
     const db = new DataSource({
       type: "better-sqlite3",
       database: file,

@@ -3,12 +3,23 @@
  * stable for that folder and never derived from an IP) and fresh node ids.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { ChorusConfig } from "./config.js";
 
 export function newId(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString("hex")}`;
+}
+
+/**
+ * A folder only this user may enter (mode 700): the data folder holds the
+ * actor secret, the users' password hashes and the broker's store. An older,
+ * more open folder is closed too.
+ */
+export function privateFolder(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  return dir;
 }
 
 /** Read a small secret or id from the data folder, creating it on first use. */
@@ -19,7 +30,7 @@ function readOrCreate(file: string, make: () => string, mode = 0o644): string {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
-  mkdirSync(path.dirname(file), { recursive: true });
+  privateFolder(path.dirname(file));
   const value = make();
   try {
     // "wx": when two processes start at once, the first write wins.

@@ -50,9 +50,9 @@ CHORUS_ACTOR_PASSWORD).`,
     checkNewPassword(password);
 
     // Loaded here, not at start: TypeORM and JetStream cost every other command time.
-    const { UserStore, usersFile } = await import("../../actors/auth/users.js");
+    const { openUsers } = await import("../../actors/auth/users.js");
     const { publishUser, UserSync } = await import("../../actors/auth/sync.js");
-    const store = await UserStore.open(usersFile(config));
+    const store = await openUsers(config);
     try {
       const eventKey = new EventKey(actorPasswordOf(config));
       const nc = await connectBroker(config, "actor", "chorus-user-add", undefined, {
