@@ -6,7 +6,8 @@
  */
 import { at } from "../wire/contract.js";
 import { newHostKeys } from "../client/p2p/keys.js";
-import { primeJoin } from "../wire/p2p.js";
+import { primeHost, primeHosts, primeJoin, signPresence } from "../wire/p2p.js";
+import { UserSession } from "../client/auth.js";
 import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { createInbox } from "@nats-io/transport-node";
 import { expect } from "chai";
@@ -286,6 +287,52 @@ describe("P2P relay: hosting and joining (real system)", function () {
         .to.be.instanceOf(Error)
         .with.property("message")
         .that.match(/Permissions Violation for Publish to "\$JS\.API\.CONSUMER\./);
+    });
+
+    it("a host whose beats claim another user's name is shown and joined as its session's user", async () => {
+      const real = await hosting("long-cd.wav");
+      const nc = await sys.connect("listener");
+      const impostor = await UserSession.login(nc, "AnotherUser", "password123");
+      try {
+        const session = { authNode: impostor.authNode, ...impostor.credentials() };
+        const keys = newHostKeys();
+        const id = "himpostor1";
+        await call(nc, at(primeHost), { session, id, key: keys.publicKey });
+        const beat = (): void =>
+          nc.publish(
+            subjects.hostPresence(id),
+            signPresence(
+              {
+                v: 1,
+                id,
+                user: "Someone",
+                status: "up",
+                state: "playing",
+                song: { id: "x", title: "Fake", file: "x.wav", duration: 60 },
+                position: 1,
+                listeners: 0,
+                depth: 0,
+                intervalMs: 300,
+                at: Date.now(),
+              },
+              keys.privateKey,
+            ),
+          );
+        const listed = await waitFor(async () => {
+          beat();
+          return (await call(nc, at(primeHosts), {})).find((h) => h.id === id);
+        }, "the impostor's host to be listed");
+        expect(listed.user, "shown as").to.equal("AnotherUser");
+        // "Someone" names one host only: the real one.
+        const joined = await call(nc, at(primeJoin), {
+          session,
+          host: "Someone",
+          deliver: createInbox(),
+        });
+        expect(joined.host.id).to.equal(real.hostId);
+      } finally {
+        await impostor.logout();
+      }
     });
 
     it("malformed, forged, foreign and replayed frames are skipped: the joiner plays only the song", async () => {

@@ -70,6 +70,8 @@ interface Binding {
 
 interface LiveHost {
   presence: HostPresence;
+  /** Who plays: the user of the session that registered the host, never what its beats say. */
+  user: string;
   seenAt: number;
 }
 
@@ -159,7 +161,7 @@ export class HostTable {
       this.live.delete(id);
       return;
     }
-    this.live.set(id, { presence, seenAt: Date.now() });
+    this.live.set(id, { presence, user: binding.user, seenAt: Date.now() });
   }
 
   private sweep(): void {
@@ -200,7 +202,7 @@ export class HostTable {
     const p = host.presence;
     return {
       id: p.id,
-      user: p.user,
+      user: host.user,
       song: p.song?.title,
       songId: p.song?.id,
       position: p.position,
@@ -225,7 +227,7 @@ export class HostTable {
     const byId = this.live.get(wanted);
     if (byId) return byId;
     const lower = wanted.toLowerCase();
-    const named = [...this.live.values()].filter((h) => h.presence.user.toLowerCase() === lower);
+    const named = [...this.live.values()].filter((h) => h.user.toLowerCase() === lower);
     if (named.length > 1) {
       throw new ChorusError("BAD_REQUEST", `${named.length} hosts are "${wanted}": give a host id`);
     }
