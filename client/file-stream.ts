@@ -53,8 +53,6 @@ export const controlTimeoutMs = 5000;
 const silenceMs = 5000;
 /** Reports failing for this long (not just a broker restart): the node is gone. */
 const lostAfterMs = 10_000;
-/** How long a stream the node no longer knows waits for its end marker before it counts as lost. */
-const endMarkerGraceMs = 1000;
 
 /** Subscribe, then ask `node` to play `song`. Nothing is pushed before `listen()`. */
 export async function openFileStream(
@@ -283,16 +281,11 @@ export class FileNodeStream implements OpenedStream {
     const code = err instanceof ChorusError ? err.code : "INTERNAL";
     const message = err instanceof Error ? err.message : String(err);
     this.failingSince ??= Date.now();
-    const gone = (): void =>
+    if (code === "NOT_FOUND" || Date.now() - this.failingSince > lostAfterMs) {
       this.end({ reason: "error", message: `the stream is gone: ${message}` });
-    clearTimeout(this.retryTimer);
-    if (code === "NOT_FOUND") {
-      // A node forgets a stream as it sends the end marker, which comes through JetStream
-      // and can arrive after this reply: give it a moment to tell the real reason.
-      this.retryTimer = setTimeout(gone, endMarkerGraceMs);
       return;
     }
-    if (Date.now() - this.failingSince > lostAfterMs) return gone();
+    clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.report(), 1000);
   }
 
