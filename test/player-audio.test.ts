@@ -2,20 +2,19 @@
  * Audio outputs: WAV files (header, sizes, data), raw PCM on a pipe, silence,
  * the sound card through ALSA's null device, and readable errors.
  */
+import { readWav as readWavFile } from "../harness/fixtures/player.js";
 import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import wavefile from "wavefile";
 import { chooseOutput } from "../client/audio/choose.js";
 import { aplayArgs, describeFormat, type PcmFormat } from "../client/audio/format.js";
 import { probeSpeaker } from "../client/audio/speaker.js";
 import { StdoutOutput } from "../client/audio/stdout.js";
 import { WavOutput } from "../client/audio/wav.js";
 
-const { WaveFile } = wavefile;
 const cd: PcmFormat = { sampleRate: 44100, channels: 2, bitDepth: 16 };
 const mono: PcmFormat = { sampleRate: 22050, channels: 1, bitDepth: 8 };
 
@@ -30,20 +29,9 @@ function pcm(bytes: number, seed = 1): Uint8Array {
 }
 
 /** Data chunk bytes and format of a WAV file, read with wavefile. */
+/** The file as the harness reads it, and the size its RIFF header claims. */
 function readWav(file: string): { format: PcmFormat; data: Buffer; riffSize: number } {
-  const bytes = readFileSync(file);
-  const wav = new WaveFile(bytes);
-  const fmt = wav.fmt as { sampleRate: number; numChannels: number; bitsPerSample: number };
-  const data = wav.data as { samples: Uint8Array; chunkSize: number };
-  return {
-    format: {
-      sampleRate: fmt.sampleRate,
-      channels: fmt.numChannels,
-      bitDepth: fmt.bitsPerSample as PcmFormat["bitDepth"],
-    },
-    data: Buffer.from(data.samples),
-    riffSize: bytes.readUInt32LE(4),
-  };
+  return { ...readWavFile(file), riffSize: readFileSync(file).readUInt32LE(4) };
 }
 
 describe("player audio outputs", function () {
