@@ -8,7 +8,7 @@
 import { loadConfig } from "../actors/runtime/config.js";
 import { connectBroker } from "../actors/runtime/connect.js";
 import { NullOutput } from "../client/audio/null.js";
-import { UserSession } from "../client/auth.js";
+import { logIn } from "../client/auth.js";
 import { findSong, startPlayer } from "../cli/commands/listen.js";
 import { listNodes } from "../client/registry.js";
 import { play } from "../client/stream.js";
@@ -20,9 +20,8 @@ const credentials = { user: "Someone", password: "password123" };
 const print = (value: unknown): void => void process.stdout.write(JSON.stringify(value) + "\n");
 
 async function firstAudio(count: number, song: string): Promise<void> {
-  const nc = await connectBroker(config, "listener", "probe");
-  const user = await UserSession.login(nc, credentials.user, credentials.password);
-  const session = { authNode: user.authNode, ...user.credentials() };
+  const session = await logIn(config, "probe", credentials.user, credentials.password);
+  const nc = session.nc;
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     const t = process.hrtime.bigint();
@@ -33,8 +32,7 @@ async function firstAudio(count: number, song: string): Promise<void> {
     times.push(elapsedMs(t));
     await playback.stop();
   }
-  await user.logout();
-  await nc.close();
+  await session.close();
   print({ times });
 }
 

@@ -29,7 +29,7 @@ import {
 import { createInbox, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import type { Session } from "../wire/session.js";
+import type { ClientSession } from "../client/stream.js";
 import { ChorusError } from "../wire/errors.js";
 import { UserSession } from "../client/auth.js";
 import { findFileNode, play, type ChunkReader } from "../client/stream.js";
@@ -47,7 +47,7 @@ interface Rig {
   nodePid: number;
   brokerPid: number;
   conns: NatsConnection[];
-  sessions: Session[];
+  sessions: ClientSession[];
   users: UserSession[];
   /** Everything the prime and the nodes it spawned logged. */
   primeOutput: () => string;
@@ -77,13 +77,15 @@ async function setUp(): Promise<Rig> {
   writeFileSync(path.join(config.music, "cd.wav"), toneWav(40, { rate: 44100, channels: 2 }));
   const prime = await sys.startControl("prime", config);
   const conns: NatsConnection[] = [];
-  for (let i = 0; i < 44; i++) conns.push(await sys.connect("listener"));
+  // Actor connections: a listener's own identity may read only its own inboxes, and these
+  // sessions (without identities of their own) are shared by many connections.
+  for (let i = 0; i < 44; i++) conns.push(await sys.connect("actor"));
   const first = conns[0] as NatsConnection;
   const users = [
     await UserSession.login(first, "Someone", "password123"),
     await UserSession.login(first, "AnotherUser", "password123"),
   ];
-  const sessions = users.map((u) => ({ authNode: u.authNode, ...u.credentials() }));
+  const sessions: ClientSession[] = users;
   const nodeId = (await findFileNode(first)).id;
   const actor = await sys.connect("actor");
   const nodes = await sys.nodes(actor);
@@ -115,7 +117,7 @@ async function timeToFirstAudio(rig: Rig, listeners: number, rounds: number): Pr
         const t0 = process.hrtime.bigint();
         let resolveFirst!: () => void;
         const first = new Promise<void>((resolve) => (resolveFirst = resolve));
-        const playback = await play(connFor(rig, i), rig.sessions[i % 2] as Session, "cd.wav", {
+        const playback = await play(connFor(rig, i), rig.sessions[i % 2] as ClientSession, "cd.wav", {
           node: rig.nodeId,
           manualPosition: true,
           timeoutMs: 10_000,
@@ -182,7 +184,7 @@ function realTimeListeners(
     const done = new Promise<void>((resolve) => (resolveDone = resolve));
     // Set once play() returns; the clock only uses it after that.
     const held: { playback?: ChunkReader } = {};
-    const playback = await play(connFor(rig, i), rig.sessions[i % 2] as Session, "cd.wav", {
+    const playback = await play(connFor(rig, i), rig.sessions[i % 2] as ClientSession, "cd.wav", {
       node: rig.nodeId,
       manualPosition: true,
       timeoutMs: 10_000,
@@ -266,7 +268,7 @@ async function deliveredThroughput(rig: Rig, listeners: number): Promise<number>
   let bytes = 0;
   await Promise.all(
     Array.from({ length: listeners }, async (_, i) => {
-      const playback = await play(connFor(rig, i * 3), rig.sessions[i % 2] as Session, "cd.wav", {
+      const playback = await play(connFor(rig, i * 3), rig.sessions[i % 2] as ClientSession, "cd.wav", {
         node: rig.nodeId,
       });
       for await (const chunk of playback) bytes += chunk.data.length;

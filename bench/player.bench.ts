@@ -90,7 +90,7 @@ export async function run(): Promise<void> {
     // the file node's time to first chunk through stream.ts directly, same node, own session.
     const nc = one.connection;
     const session = await UserSession.login(nc, demoUser.user, demoUser.password, {});
-    const cred = { authNode: session.authNode, ...session.credentials() };
+    const cred = session;
     const node = one.info().fileNode!;
     const player: number[] = [];
     const raw: number[] = [];

@@ -15,13 +15,18 @@
 import { at } from "../wire/contract.js";
 import { authBeat, authLogin, authLogout } from "../wire/auth.js";
 import { primeAssign } from "../wire/prime.js";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { createUser } from "@nats-io/nkeys";
+import { createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { call } from "../actors/runtime/endpoint.js";
 import { ChorusError, type ErrorCode } from "../wire/errors.js";
 import type { NodeView } from "../wire/presence.js";
 import { loginReplySchema, tokenAad, type BeatReply, type LoginRequest } from "../wire/auth.js";
+import { sessionInboxPrefix } from "../wire/permissions.js";
 import { newEphemeralKey, openSealed } from "../wire/seal.js";
 import type { SessionCredentials } from "../wire/session.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import { connectBroker } from "../actors/runtime/connect.js";
+import { ClientIdentity } from "./identity.js";
 import { Deadline, retry } from "./retry.js";
 
 export interface LoginOptions {
@@ -33,6 +38,12 @@ export interface LoginOptions {
   timeoutMs?: number;
   /** Or by this deadline, shared with a larger operation. */
   deadline?: Deadline;
+  /**
+   * The client's broker identity: the session gets broker rights of its own
+   * for it, and its connection (`session.nc`) once logged in. Without one the
+   * session uses the connection it logged in on (an actor's, in tests).
+   */
+  identity?: ClientIdentity;
 }
 
 /** The default deadline of a login, and the cap of each of its requests. */
@@ -54,9 +65,11 @@ export class UserSession {
   private lastOk = Date.now();
   private beating = false;
   private expiredHandlers: Array<(reason: ChorusError) => void> = [];
+  private identity?: ClientIdentity;
 
   private constructor(
-    private readonly nc: NatsConnection,
+    /** The connection the session's requests go on (its own identity's, when it has one). */
+    readonly nc: NatsConnection,
     /** The auth node holding this session. */
     readonly authNode: string,
     readonly sessionId: string,
@@ -66,7 +79,14 @@ export class UserSession {
     readonly user: string,
     readonly beatMs: number,
     readonly expiresAfterMs: number,
+    /** The client id the session's broker identity is for: its inboxes start with its prefix. */
+    readonly clientId: string,
   ) {}
+
+  /** A fresh inbox of this session's identity, for a file node or the prime to deliver into. */
+  newInbox(): string {
+    return createInbox(sessionInboxPrefix(this.clientId));
+  }
 
   /**
    * Ask the prime for an auth node with room, log in there, start
@@ -128,11 +148,15 @@ export class UserSession {
     options: LoginOptions & { claim?: string } = {},
   ): Promise<UserSession> {
     const key = newEphemeralKey();
+    const identity = options.identity;
+    // Without an identity (a session on an actor's connection), a key nobody connects with.
+    const clientKey = identity?.clientId ?? createUser().getPublicKey();
     const request: LoginRequest = {
       user,
       password,
       publicKey: key.publicKey,
       claim: options.claim,
+      clientKey,
     };
     const deadline = options.deadline ?? new Deadline(options.timeoutMs ?? loginTimeoutMs);
     let tries = 0;
@@ -153,15 +177,23 @@ export class UserSession {
     if (!parsed.success) throw new ChorusError("INTERNAL", "malformed login reply");
     const reply = parsed.data;
     const token = openSealed(key, reply.sealed, tokenAad(authNode, reply.sessionId));
+    let sessionNc = nc;
+    if (identity) {
+      if (!reply.brokerJwt) throw new ChorusError("INTERNAL", "login reply has no broker identity");
+      identity.update(reply.brokerJwt);
+      sessionNc = await identity.connect();
+    }
     const session = new UserSession(
-      nc,
+      sessionNc,
       authNode,
       reply.sessionId,
       token,
       reply.user,
       reply.beatMs,
       reply.expiresAfterMs,
+      clientKey,
     );
+    session.identity = identity;
     if (options.onExpired) session.onExpired(options.onExpired);
     if (options.heartbeats ?? true) session.startHeartbeats();
     return session;
@@ -181,14 +213,16 @@ export class UserSession {
     this.expiredHandlers.push(handler);
   }
 
-  /** One heartbeat now; throws UNAUTHORIZED when the session is gone. */
+  /** One heartbeat now (it may bring a renewed broker identity); throws UNAUTHORIZED when the session is gone. */
   async beat(): Promise<BeatReply> {
-    return call(
+    const reply = await call(
       this.nc,
       at(authBeat, this.authNode),
       this.credentials(),
       Math.max(500, this.beatMs * 2),
     );
+    this.identity?.update(reply.brokerJwt);
+    return reply;
   }
 
   startHeartbeats(): void {
@@ -239,6 +273,15 @@ export class UserSession {
     }
   }
 
+  /** Log out, and close the session's own connection (the identity's). */
+  async close(): Promise<void> {
+    try {
+      await this.logout();
+    } finally {
+      await this.identity?.close();
+    }
+  }
+
   /** End the session at its node. Resolves even when the session had already ended there. */
   async logout(): Promise<void> {
     this.stopHeartbeats();
@@ -252,5 +295,29 @@ export class UserSession {
         throw err;
       }
     }
+  }
+}
+
+/**
+ * Log in with a broker identity of its own: on a public connection first,
+ * then on the session's own (`session.nc`); `session.close()` logs out and
+ * closes it.
+ */
+export async function logIn(
+  config: ChorusConfig,
+  name: string,
+  user: string,
+  password: string,
+  options: Omit<LoginOptions, "identity"> = {},
+): Promise<UserSession> {
+  const bootstrap = await connectBroker(config, "listener", name);
+  const identity = new ClientIdentity(config, name);
+  try {
+    return await UserSession.login(bootstrap, user, password, { ...options, identity });
+  } catch (err) {
+    await identity.close();
+    throw err;
+  } finally {
+    await bootstrap.close().catch(() => undefined);
   }
 }

@@ -7,7 +7,7 @@ import { openFileStream } from "./file-stream.js";
 import type { SourceContext } from "./player/types.js";
 import type { Deadline } from "./retry.js";
 import type { OpenedStream, SongInfo, Source } from "./source.js";
-import { findFileNode, listSongs, type FileNodeRef, type Session } from "./stream.js";
+import { findFileNode, listSongs, type ClientSession, type FileNodeRef } from "./stream.js";
 
 /** The cap of each request to a file node; a deadline may leave less. */
 const requestMs = 5000;
@@ -17,12 +17,7 @@ const assignMs = 20_000;
 /** The prime's pick of a file node (it spawns one when all are full). */
 export async function findFileSource(ctx: SourceContext, deadline: Deadline): Promise<Source> {
   const node = await findFileNode(ctx.nc, deadline.timeout(assignMs));
-  return new FileSource(ctx.nc, sessionOf(ctx), node);
-}
-
-function sessionOf(ctx: SourceContext): Session {
-  const { sessionId, token } = ctx.session.credentials();
-  return { authNode: ctx.session.authNode, sessionId, token };
+  return new FileSource(ctx.nc, ctx.session, node);
 }
 
 class FileSource implements Source {
@@ -33,7 +28,7 @@ class FileSource implements Source {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly session: Session,
+    private readonly session: ClientSession,
     node: FileNodeRef,
   ) {
     this.id = node.id;

@@ -13,7 +13,6 @@
 import { at } from "../wire/contract.js";
 import { fileControl, filePlay } from "../wire/file.js";
 import {
-  createInbox,
   type Msg,
   type NatsConnection,
   type Subscription,
@@ -57,12 +56,12 @@ const lostAfterMs = 10_000;
 /** Subscribe, then ask `node` to play `song`. Nothing is pushed before `listen()`. */
 export async function openFileStream(
   nc: NatsConnection,
-  session: Session,
+  session: ClientSession,
   node: string,
   song: string,
   options: OpenOptions = {},
 ): Promise<FileNodeStream> {
-  const deliver = createInbox();
+  const deliver = session.newInbox();
   const stream = new FileNodeStream(
     nc,
     wireSession(session),
@@ -402,6 +401,11 @@ export class FileNodeStream implements OpenedStream {
 }
 
 /** Only the session's wire fields (a UserSession has more). */
+/** A session as the SDK's streams take it: what proves it, and an inbox its connection may read. */
+export interface ClientSession extends Session {
+  newInbox(): string;
+}
+
 export function wireSession(session: Session): Session {
   return { authNode: session.authNode, sessionId: session.sessionId, token: session.token };
 }

@@ -12,6 +12,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { connectBroker } from "../actors/runtime/connect.js";
 import { settlesWithin } from "../actors/runtime/shutdown.js";
 import { ChorusError } from "../wire/errors.js";
+import { ClientIdentity } from "./identity.js";
 import { Host } from "./p2p/host.js";
 import { PlayerEvents } from "./player/events.js";
 import { Following } from "./player/follow.js";
@@ -55,10 +56,13 @@ export class Player {
   private timer?: NodeJS.Timeout;
 
   private constructor(
-    private readonly nc: NatsConnection,
+    /** The public connection the first login goes on; closed once the session's own is open. */
+    private bootstrap: NatsConnection | undefined,
+    private readonly identity: ClientIdentity,
     private readonly options: PlayerOptions,
   ) {
-    this.session = new SessionKeeper(nc, options.credentials, options.config, options.findSource, {
+    const connection = (): NatsConnection => this.nc;
+    this.session = new SessionKeeper(connection, identity, options.credentials, options.config, options.findSource, {
       ended: (reason) => {
         this.events.say(`session ended (${reason.message}); logging in again…`, true);
         void this.recovery.recover("session ended");
@@ -80,23 +84,24 @@ export class Player {
 
   /** Connect to the broker and log in. Throws a readable ChorusError (wrong password, no broker). */
   static async start(options: PlayerOptions): Promise<Player> {
-    const nc = await connectBroker(
-      options.config,
-      "listener",
-      options.name ?? "chorus-player",
-      undefined,
-      {
-        reconnect: true,
-      },
-    );
-    const player = new Player(nc, options);
+    const name = options.name ?? "chorus-player";
+    const bootstrap = await connectBroker(options.config, "listener", name, undefined, {
+      reconnect: true,
+    });
+    const identity = new ClientIdentity(options.config, name);
+    const player = new Player(bootstrap, identity, options);
     try {
       await player.session.login(new Deadline(operationMs));
     } catch (err) {
-      await nc.close().catch(() => undefined);
+      await identity.close();
       throw err;
+    } finally {
+      player.bootstrap = undefined;
+      await bootstrap.close().catch(() => undefined);
     }
-    if (options.host !== false) player.host = Host.start(nc, player, options.config);
+    if (options.host !== false) {
+      player.host = Host.start(player.nc, player, options.config, identity.clientId);
+    }
     player.watchBroker();
     player.timer = setInterval(() => player.tick(), 200);
     return player;
@@ -110,8 +115,15 @@ export class Player {
     return this.options.output.description;
   }
 
+  /** The session's own connection once logged in (the public one before). */
   get connection(): NatsConnection {
     return this.nc;
+  }
+
+  private get nc(): NatsConnection {
+    const nc = this.identity.connection ?? this.bootstrap;
+    if (!nc) throw new ChorusError("UNAVAILABLE", "the player has no broker connection");
+    return nc;
   }
 
   /** The P2P host id others join this player with (none with `host: false`). */
@@ -360,6 +372,6 @@ export class Player {
     this.host?.stop();
     await this.session.close(goodbye);
     await this.options.output.close().catch(() => undefined);
-    await goodbye(this.nc.close());
+    await goodbye(this.identity.close());
   }
 }

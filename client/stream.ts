@@ -25,11 +25,17 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { call } from "../actors/runtime/endpoint.js";
 import { frameBytes, type AudioFormat, type Song } from "../wire/media.js";
 import type { Session } from "../wire/session.js";
-import { openFileStream, wireSession, type FileNodeStream, type StreamEnd } from "./file-stream.js";
+import {
+  openFileStream,
+  wireSession,
+  type ClientSession,
+  type FileNodeStream,
+  type StreamEnd,
+} from "./file-stream.js";
 import { fromNext } from "./audio/trim.js";
 import type { EndReason, StreamListener } from "./source.js";
 
-export type { AudioFormat, EndReason, Session, Song, StreamEnd };
+export type { AudioFormat, ClientSession, EndReason, Session, Song, StreamEnd };
 
 /** A file node to talk to; `claim` is the slot the prime reserved there. */
 export interface FileNodeRef {
@@ -84,7 +90,7 @@ export async function listSongs(
 /** Start playing `song` (an id or file name from the listing). */
 export async function play(
   nc: NatsConnection,
-  session: Session,
+  session: ClientSession,
   song: string,
   options: PlayOptions = {},
 ): Promise<ChunkReader> {

@@ -4,6 +4,7 @@
  * built binary. Everything started is stopped (by PID) in `cleanup()`, which
  * test files call from an `afterEach`/`after` hook so it runs on failure too.
  */
+import { logIn, type LoginOptions, type UserSession } from "../client/auth.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -92,6 +93,20 @@ export class TestSystem {
     const nc = await connectBroker(this.config(), role, `test-${role}`);
     this.connections.push(nc);
     return nc;
+  }
+
+  /**
+   * Log a demo user in as a player does: with a broker identity of its own,
+   * so `session.nc` has that session's rights (closed at cleanup).
+   */
+  async login(
+    user = "Someone",
+    password = "password123",
+    options: Omit<LoginOptions, "identity"> = {},
+  ): Promise<UserSession> {
+    const session = await logIn(this.config(), `test-${user}`, user, password, options);
+    this.connections.push(session.nc);
+    return session;
   }
 
   /** Environment that makes a `chorus` process use this system's config. */

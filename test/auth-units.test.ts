@@ -1,3 +1,4 @@
+import { createUser } from "@nats-io/nkeys";
 import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -85,8 +86,8 @@ describe("auth building blocks", () => {
   it("ends sessions after missed beats and refuses other tokens", () => {
     let now = 0;
     const table = new SessionTable(600, () => now);
-    const { session, token } = table.open("someone", "Someone");
-    const other = table.open("finaluser", "FinalUser");
+    const { session, token } = table.open("someone", "Someone", createUser().getPublicKey());
+    const other = table.open("finaluser", "FinalUser", createUser().getPublicKey());
     expect(codeOf(() => table.check(session.id, other.token))).to.equal("UNAUTHORIZED");
     now = 500;
     table.beat(session.id, token);

@@ -1,3 +1,4 @@
+import { createUser } from "@nats-io/nkeys";
 import { at } from "../wire/contract.js";
 import { authBeat, authLogin, authLogout, authVerify } from "../wire/auth.js";
 import { primeSpawn } from "../wire/prime.js";
@@ -248,6 +249,7 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
             user: `flood-${i}`,
             password: "wrong-password",
             publicKey: newEphemeralKey().publicKey,
+            clientKey: createUser().getPublicKey(),
           },
           30_000,
         ).then(

@@ -9,8 +9,8 @@ import type { ChorusConfig } from "../actors/runtime/config.js";
 import { call, request } from "../actors/runtime/endpoint.js";
 import { ChorusError } from "../wire/errors.js";
 import { audioStreamName } from "../wire/file.js";
-import type { Session } from "../wire/session.js";
-import { UserSession } from "../client/auth.js";
+import type { ClientSession } from "../client/stream.js";
+import type { UserSession } from "../client/auth.js";
 import { findFileNode, listSongs, play, type ChunkReader } from "../client/stream.js";
 import { copyDemoMusic, craftWav, writeTone } from "../harness/fixtures/file.js";
 import { TestSystem, type ChorusProcess } from "../harness/system.js";
@@ -48,7 +48,7 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
   let listener: NatsConnection;
   let nodeId: string;
   let user: UserSession;
-  let session: Session;
+  let session: ClientSession;
 
   before(async () => {
     sys = new TestSystem();
@@ -63,9 +63,9 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
     symlinkSync(path.join(config.music, "..", "outside.wav"), path.join(config.music, "link.wav"));
     prime = (await sys.startControl("prime", config)).proc;
     const actor = await sys.connect("actor");
-    listener = await sys.connect("listener");
-    user = await UserSession.login(listener, "Someone", "password123");
-    session = { authNode: user.authNode, ...user.credentials() };
+    user = await sys.login();
+    listener = user.nc;
+    session = { authNode: user.authNode, ...user.credentials(), newInbox: () => user.newInbox() };
     nodeId = (await findFileNode(listener)).id;
     for (const n of await sys.nodes(actor)) sys.track(n.pid);
   });
@@ -79,7 +79,7 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
       call(listener, at(filePlay, nodeId), {
         session,
         song,
-        deliver: "_INBOX.test.bad",
+        deliver: user.newInbox(),
         ...extra,
       }),
     );
@@ -178,7 +178,7 @@ describe("file nodes: bad input (real nats-server, real files)", function () {
       node: nodeId,
       manualPosition: true,
     });
-    const other = await UserSession.login(listener, "AnotherUser", "password123");
+    const other = await sys.login("AnotherUser");
     try {
       const theirs = { authNode: other.authNode, ...other.credentials() };
       for (const op of ["pause", "stop"] as const) {

@@ -27,7 +27,7 @@ describe("local secrets: the data folder is 700, its secrets 600", () => {
   it("a fresh data folder: folder 700, actor secret, run configuration and users file 600", async () => {
     actorPasswordOf(config);
     hostIdOf(config);
-    const conf = writeRunConf(config);
+    const conf = await writeRunConf(config);
     const store = await openUsers(config);
     try {
       expect(modeOf(config.data), "data folder").to.equal("700");

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { declare } from "./contract.js";
+import { clientIdSchema } from "./ids.js";
 import { sessionCredentialsSchema } from "./session.js";
 
 export const minPasswordLength = 8;
@@ -35,6 +36,8 @@ export const loginRequestSchema = z.object({
   publicKey: publicKeySchema,
   /** The slot the prime reserved for this client (optional: a node with room accepts without). */
   claim: z.string().max(64).optional(),
+  /** The public key of the user nkey the client made: its session's broker identity is minted for it. */
+  clientKey: clientIdSchema,
 });
 export type LoginRequest = z.infer<typeof loginRequestSchema>;
 
@@ -47,14 +50,24 @@ export const loginReplySchema = z.object({
   /** Beat at this interval; the session ends after `expiresAfterMs` without a beat. */
   beatMs: z.number().int().positive(),
   expiresAfterMs: z.number().int().positive(),
+  /** The session's broker identity for the client key (only the client has its seed). */
+  brokerJwt: z.string().max(8192).optional(),
 });
 export type LoginReply = z.infer<typeof loginReplySchema>;
 
-export const beatReplySchema = z.object({ expiresAfterMs: z.number().int().positive() });
+export const beatReplySchema = z.object({
+  expiresAfterMs: z.number().int().positive(),
+  /** A renewed broker identity, when the one the client has nears its expiry. */
+  brokerJwt: z.string().max(8192).optional(),
+});
 export type BeatReply = z.infer<typeof beatReplySchema>;
 
 /** The user's name as stored. */
-export const verifyReplySchema = z.object({ user: z.string() });
+export const verifyReplySchema = z.object({
+  user: z.string(),
+  /** The session's client id (its broker identity and P2P host id). */
+  client: clientIdSchema,
+});
 export type VerifyReply = z.infer<typeof verifyReplySchema>;
 
 /** Binds a sealed token to the node and session it was issued for. */
@@ -67,7 +80,7 @@ export const authLogin = declare({
   subject: "chorus.auth.<id>.login",
   request: loginRequestSchema,
   reply: loginReplySchema,
-  callers: "listener",
+  callers: "anyone",
   maxBody: maxLoginBody,
   publishers: "clients",
   listeners: "that auth node",

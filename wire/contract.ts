@@ -9,8 +9,12 @@
 import type { z } from "zod";
 import { subjectId } from "./ids.js";
 
-/** Which broker role may call: `listener` (players, listener commands) or only `actor`s. */
-export type Caller = "listener" | "actor";
+/**
+ * Which broker identity may call: `anyone` (also the public identity a client
+ * has before it logs in), a `listener` (a logged-in session's identity), or
+ * only `actor`s.
+ */
+export type Caller = "anyone" | "listener" | "actor";
 
 /** The ids a subject template asks for, as a tuple of strings. */
 export type IdsOf<S extends string> = S extends `${string}<${string}>${infer Rest}`

@@ -9,6 +9,13 @@ export const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const idSchema = z.string().regex(idPattern, "must be an id ([A-Za-z0-9_-], 1 to 64)");
 
+/**
+ * A client id: the public key of the user nkey a client made for its broker
+ * identity (`U` + 55 base32 characters); also its P2P host id.
+ */
+export const clientIdPattern = /^U[A-Z2-7]{55}$/;
+export const clientIdSchema = z.string().regex(clientIdPattern, "must be a user nkey (U...)");
+
 /** Reply inboxes: players' (nats.js's default) and actors' (listeners may not read those). */
 export const listenerInboxPrefix = "_INBOX";
 export const actorInboxPrefix = "_CHORUS_ACTOR_INBOX";

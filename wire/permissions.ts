@@ -1,58 +1,54 @@
 /**
- * The listener role's broker permissions, made from the contract: a listener
- * may call exactly the endpoints declared `callers: "listener"`, publish its
- * own P2P presence and relay frames, and read replies and host presence.
- * broker/server.ts writes them into the broker's run configuration.
+ * The broker rights of the two client identities, made from the contract
+ * (actors/runtime/broker-auth.ts writes them into user JWTs):
+ *
+ *  - public: what a client has before it logs in, shared by everyone who can
+ *    reach the broker: ask the prime for an auth node and log in there
+ *    (endpoints declared `callers: "anyone"`), and read replies in the one
+ *    inbox prefix all strangers share (login replies are sealed to a key the
+ *    client made, so reading others' is useless).
+ *  - session: one logged-in client's identity, minted by its auth node for a
+ *    key pair the client made: every endpoint declared for listeners, its
+ *    own inbox prefix only, and its own P2P host's presence and relay
+ *    subjects (its host id is its client id).
  */
 import { wildcard } from "./contract.js";
-import { endpoints } from "./subjects.js";
+import { listenerInboxPrefix } from "./ids.js";
+import { endpoints, subjects } from "./subjects.js";
 
 export interface Permissions {
   publish: string[];
   subscribe: string[];
 }
 
-/** What a listener publishes that is not a request to a Chorus endpoint, and why. */
-const listenerTopics = [
-  // P2P: a playing client's presence and the frames it relays (signed: others' are dropped).
-  "chorus.hosts.*",
-  "chorus.relay.*",
-  // nats.js asks for JetStream's account info; the answer holds no one's data.
-  "$JS.API.INFO",
-  // Flow control replies for the audio a file node's push consumer sends to the listener's inbox.
-  "$JS.FC.>",
-];
+/** Where the public identity's replies arrive (nats.js `inboxPrefix`). */
+export const publicInboxPrefix = `${listenerInboxPrefix}.public`;
 
-export function listenerPermissions(): Permissions {
-  const requests = endpoints
-    .filter((e) => e.callers === "listener")
-    .map((e) => wildcard(e.subject));
-  return {
-    publish: [...requests, ...listenerTopics],
-    subscribe: ["_INBOX.>", "chorus.hosts.>"],
-  };
+/** Where a session's replies and audio arrive: its client id is a user nkey (`U...`, 56 characters). */
+export function sessionInboxPrefix(clientId: string): string {
+  return `${listenerInboxPrefix}.${clientId}`;
 }
 
-/**
- * The broker's users as a nats-server `authorization` block: the actor role
- * may do everything, the listener role what the contract allows. Passwords
- * come from the environment nats-server is started with.
- */
-export function authorizationConf(): string {
-  const { publish, subscribe } = listenerPermissions();
-  const list = (subjects: string[]): string => subjects.map((s) => JSON.stringify(s)).join(", ");
-  return [
-    "authorization {",
-    "  users = [",
-    "    { user: actor, password: $CHORUS_ACTOR_PASSWORD }",
-    "    {",
-    "      user: listener, password: $CHORUS_LISTENER_PASSWORD",
-    "      permissions: {",
-    `        publish: { allow: [${list(publish)}] }`,
-    `        subscribe: { allow: [${list(subscribe)}] }`,
-    "      }",
-    "    }",
-    "  ]",
-    "}",
-  ].join("\n");
+function requestsOf(...callers: string[]): string[] {
+  return endpoints.filter((e) => callers.includes(e.callers)).map((e) => wildcard(e.subject));
+}
+
+export function publicPermissions(): Permissions {
+  return { publish: requestsOf("anyone"), subscribe: [`${publicInboxPrefix}.>`] };
+}
+
+export function sessionPermissions(clientId: string): Permissions {
+  return {
+    publish: [
+      ...requestsOf("anyone", "listener"),
+      // P2P: its own host's presence and the frames it relays, nobody else's.
+      subjects.hostPresence(clientId),
+      subjects.relay(clientId),
+      // nats.js asks for JetStream's account info; the answer holds no one's data.
+      "$JS.API.INFO",
+      // Flow control replies for the audio a file node's push consumer sends to its inbox.
+      "$JS.FC.>",
+    ],
+    subscribe: [`${sessionInboxPrefix(clientId)}.>`, subjects.hostPresenceAll],
+  };
 }

@@ -39,7 +39,7 @@ export const primeAssign = declare({
   subject: "chorus.prime.assign",
   request: kindRequestSchema,
   reply: assignmentSchema,
-  callers: "listener",
+  callers: "anyone",
   publishers: "clients",
   listeners: "prime",
   what: "which auth / file node to use (spawns one when all are full)",

@@ -16,7 +16,9 @@ import {
 } from "../../wire/auth.js";
 import type { SessionCredentials } from "../../wire/session.js";
 import { checkPublicKey, sealTo } from "../../wire/seal.js";
-import { SessionTable } from "./sessions.js";
+import { brokerKeys, sessionJwt, type BrokerKeys } from "../runtime/broker-auth.js";
+import { actorPasswordOf } from "../runtime/identity.js";
+import { SessionTable, type Session } from "./sessions.js";
 import { FailureThrottle } from "./throttle.js";
 import type { UserStore } from "./users.js";
 
@@ -26,6 +28,7 @@ export class AuthService {
   private readonly limiter = new HashLimiter();
   /** Claimed logins still hashing (each holds its slot). */
   private pending = 0;
+  private readonly keys: BrokerKeys;
 
   constructor(
     private readonly actor: Actor,
@@ -35,6 +38,7 @@ export class AuthService {
   ) {
     const { heartbeatMs, missedBeats } = actor.config;
     this.sessions = new SessionTable(heartbeatMs * missedBeats);
+    this.keys = brokerKeys(actorPasswordOf(actor.config));
     actor.setLoad(() => this.sessions.size + this.pending);
   }
 
@@ -64,9 +68,10 @@ export class AuthService {
       this.throttle.succeed(key);
       if (noRoom())
         throw new ChorusError("NO_ROOM", "auth node is full: ask the prime for another");
-      const { session, token } = this.sessions.open(key, row.name);
+      const { session, token } = this.sessions.open(key, row.name, req.clientKey);
       try {
         const sealed = sealTo(req.publicKey, token, tokenAad(actor.id, session.id));
+        const brokerJwt = await this.renewBrokerIdentity(session);
         opened = true;
         actor.log.info("logged in", { user: row.name, session: session.id });
         return {
@@ -75,6 +80,7 @@ export class AuthService {
           sealed,
           beatMs: actor.config.heartbeatMs,
           expiresAfterMs: this.sessions.expiresAfterMs,
+          brokerJwt,
         };
       } catch (err) {
         this.sessions.drop(session.id);
@@ -86,9 +92,25 @@ export class AuthService {
     }
   }
 
-  beat(req: SessionCredentials): BeatReply {
-    this.sessions.beat(req.sessionId, req.token);
-    return { expiresAfterMs: this.sessions.expiresAfterMs };
+  async beat(req: SessionCredentials): Promise<BeatReply> {
+    const session = this.sessions.beat(req.sessionId, req.token);
+    const brokerJwt = await this.renewBrokerIdentity(session);
+    return { expiresAfterMs: this.sessions.expiresAfterMs, brokerJwt };
+  }
+
+  /**
+   * A new broker identity for the session's client key, lasting the lease,
+   * when the newest one has less than half of it left (so a session's
+   * connection outlives it by at most one lease, and renews rarely: the
+   * broker disconnects a client at its JWT's expiry, and it reconnects with
+   * the newest one).
+   */
+  private async renewBrokerIdentity(session: Session): Promise<string | undefined> {
+    const lease = this.actor.config.brokerLeaseMs;
+    const now = Date.now();
+    if (session.brokerExpiresAt - now > lease / 2) return undefined;
+    session.brokerExpiresAt = now + lease;
+    return sessionJwt(this.keys, session.clientId, session.user, session.brokerExpiresAt);
   }
 
   logout(req: SessionCredentials): Record<string, never> {
@@ -99,7 +121,8 @@ export class AuthService {
   }
 
   verify(req: SessionCredentials): VerifyReply {
-    return { user: this.sessions.check(req.sessionId, req.token).user };
+    const session = this.sessions.check(req.sessionId, req.token);
+    return { user: session.user, client: session.clientId };
   }
 
   /** End sessions whose beats stopped; publish the lower load at once. */

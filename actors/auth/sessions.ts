@@ -15,6 +15,9 @@ export interface Session {
   digest: Buffer;
   createdAt: number;
   lastBeat: number;
+  /** The client's broker identity (a user nkey) and when the newest JWT minted for it expires. */
+  clientId: string;
+  brokerExpiresAt: number;
 }
 
 const digestOf = (token: string): Buffer => createHash("sha256").update(token, "utf8").digest();
@@ -39,7 +42,7 @@ export class SessionTable {
   }
 
   /** A new session for a user; returns it with its token (the only time the token exists here). */
-  open(userKey: string, user: string): { session: Session; token: string } {
+  open(userKey: string, user: string, clientId: string): { session: Session; token: string } {
     const token = randomBytes(32).toString("base64url");
     const now = this.now();
     const session: Session = {
@@ -49,6 +52,8 @@ export class SessionTable {
       digest: digestOf(token),
       createdAt: now,
       lastBeat: now,
+      clientId,
+      brokerExpiresAt: 0,
     };
     this.sessions.set(session.id, session);
     return { session, token };

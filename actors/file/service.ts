@@ -4,6 +4,7 @@
  * it at its auth node, control checks it is the session that started the
  * stream, and a watcher re-verifies every live stream's session each beat.
  */
+import { checkDeliver } from "../runtime/verify-session.js";
 import { randomBytes } from "node:crypto";
 import type { Actor } from "../runtime/actor.js";
 import { ChorusError } from "../../wire/errors.js";
@@ -74,10 +75,12 @@ export class FileService {
     const { actor } = this;
     if (actor.isStopping()) throw new ChorusError("UNAVAILABLE", "file node is stopping");
     // Verify the session and find the song at the same time.
-    const [user, song] = await Promise.all([
+    const [verified, song] = await Promise.all([
       this.sessions.verify(req.session),
       this.catalogue.resolve(req.song),
     ]);
+    checkDeliver(verified, req.deliver);
+    const { user } = verified;
     const from = req.from ?? 0;
     if (from >= song.info.duration) {
       throw new ChorusError(

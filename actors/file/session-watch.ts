@@ -10,7 +10,7 @@ import type { Actor } from "../runtime/actor.js";
 import { ChorusError } from "../../wire/errors.js";
 import type { ListenerStream } from "./listener-stream.js";
 import type { Session } from "../../wire/session.js";
-import { verifyCall, verifySession } from "../runtime/verify-session.js";
+import { verifyCall, verifySession, type VerifiedSession } from "../runtime/verify-session.js";
 
 /** Errors after which a session is certainly dead (not just slow to answer). */
 const deadCodes = new Set(["UNAUTHORIZED", "UNAVAILABLE", "NOT_FOUND", "FORBIDDEN", "BAD_REQUEST"]);
@@ -29,8 +29,8 @@ export class SessionWatch {
     private readonly endStream: (stream: ListenerStream, why: string) => void,
   ) {}
 
-  /** The session's user; UNAUTHORIZED unless its auth node vouches for it now. */
-  verify(session: Session): Promise<string> {
+  /** The session's user and client; UNAUTHORIZED unless its auth node vouches for it now. */
+  verify(session: Session): Promise<VerifiedSession> {
     return verifySession(this.actor.nc, session, this.timeoutMs());
   }
 

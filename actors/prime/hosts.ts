@@ -22,7 +22,7 @@ import { ChorusError } from "../../wire/errors.js";
 import { at } from "../../wire/contract.js";
 import type { Session } from "../../wire/session.js";
 import { ensureStream, pushConsumer } from "../runtime/streams.js";
-import { verifySession } from "../runtime/verify-session.js";
+import { checkDeliver, verifySession, type VerifiedSession } from "../runtime/verify-session.js";
 import { subjects } from "../../wire/subjects.js";
 import {
   decodeFrame,
@@ -128,14 +128,18 @@ export class HostTable {
     this.streamReady = true;
   }
 
-  /** The user of a live session; UNAUTHORIZED otherwise (listeners cannot ask auth nodes). */
-  private verify(session: Session): Promise<string> {
+  /** The user and client of a live session; UNAUTHORIZED otherwise (listeners cannot ask auth nodes). */
+  private verify(session: Session): Promise<VerifiedSession> {
     return verifySession(this.actor.nc, session, Math.max(1000, this.actor.config.heartbeatMs));
   }
 
   /** Bind a host id to its key (first come; the same key may renew). Answers its listeners. */
   private async register(req: HostRegister): Promise<{ listeners: number }> {
-    const user = await this.verify(req.session);
+    const { user, client } = await this.verify(req.session);
+    // Only that identity may publish on the host's subjects (wire/permissions.ts).
+    if (req.id !== client) {
+      throw new ChorusError("FORBIDDEN", "a host id is the client id of its session's connection");
+    }
     const bound = this.bindings.get(req.id);
     if (bound && bound.key !== req.key) {
       throw new ChorusError("FORBIDDEN", "that host id belongs to another host");
@@ -243,7 +247,7 @@ export class HostTable {
    * joiner's inbox, so it starts where the host is with `backlogMs` buffered.
    */
   private async join(req: JoinRequest): Promise<JoinReply> {
-    await this.verify(req.session);
+    checkDeliver(await this.verify(req.session), req.deliver);
     const host = this.resolve(req.host);
     const id = host.presence.id;
     const binding = this.bindings.get(id);

@@ -32,8 +32,17 @@ export const configSchema = z.object({
   idleMs: z.number().int().min(100).max(86_400_000),
   /** Broker password of the actor role (a secret: env or the data folder only). */
   actorPassword: z.string().min(1).optional(),
-  /** Broker password of the listener role (shared by every player). */
-  listenerPassword: z.string().min(1),
+  /**
+   * The broker's public listener identity (a JWT, not a secret: a broker
+   * machine writes it to DATA/listener.jwt) for players on machines without
+   * the actor secret; with the secret it is made locally.
+   */
+  listenerToken: z.string().min(1).max(8192).optional(),
+  /**
+   * How long a session's broker identity lasts; heartbeats renew it. A
+   * session that ended loses the broker within this.
+   */
+  brokerLeaseMs: z.number().int().min(1000).max(86_400_000),
   /** The broker's monitoring port on loopback (0 turns it off). */
   monitorPort: z.number().int().min(0).max(65535),
   /** How often the prime reconciles the control nodes' music folders. */
@@ -58,7 +67,7 @@ export const defaultConfig: ChorusConfig = {
   heartbeatMs: 1000,
   missedBeats: 3,
   idleMs: 10_000,
-  listenerPassword: "listener",
+  brokerLeaseMs: 10 * 60_000,
   monitorPort: 8222,
   syncIntervalMs: 10_000,
   peers: [],
@@ -81,7 +90,8 @@ export const settings: ReadonlyArray<{ key: Key; flag?: string; env: string; kin
   { key: "missedBeats", flag: "missed-beats", env: "CHORUS_MISSED_BEATS", kind: "int" },
   { key: "idleMs", flag: "idle-ms", env: "CHORUS_IDLE_MS", kind: "int" },
   { key: "actorPassword", env: "CHORUS_ACTOR_PASSWORD", kind: "string" },
-  { key: "listenerPassword", env: "CHORUS_LISTENER_PASSWORD", kind: "string" },
+  { key: "listenerToken", env: "CHORUS_LISTENER_TOKEN", kind: "string" },
+  { key: "brokerLeaseMs", env: "CHORUS_BROKER_LEASE_MS", kind: "int" },
   { key: "monitorPort", flag: "monitor-port", env: "CHORUS_MONITOR_PORT", kind: "int" },
   { key: "syncIntervalMs", flag: "sync-interval-ms", env: "CHORUS_SYNC_INTERVAL_MS", kind: "int" },
   { key: "peers", flag: "peers", env: "CHORUS_PEERS", kind: "list" },

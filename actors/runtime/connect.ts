@@ -1,20 +1,74 @@
 /**
- * Broker connections. Actors connect as the `actor` user, players and
- * commands as `listener`; both reconnect forever, and we log status changes.
+ * Broker connections, each with one identity (actors/runtime/broker-auth.ts):
+ * nodes and operator tools as the actor, clients before login as the public
+ * listener, a logged-in client as its session. All reconnect forever (with
+ * the identity's newest JWT), and we log status changes.
  */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import {
   AuthorizationError,
   connect,
+  jwtAuthenticator,
   UserAuthenticationExpiredError,
+  type Authenticator,
   type NatsConnection,
 } from "@nats-io/transport-node";
 import type { ChorusConfig } from "./config.js";
 import { ChorusError } from "../../wire/errors.js";
 import { actorInboxPrefix } from "../../wire/ids.js";
+import { publicInboxPrefix } from "../../wire/permissions.js";
+import { actorJwt, brokerKeys, publicJwt } from "./broker-auth.js";
 import { actorPasswordOf } from "./identity.js";
 import type { Logger } from "./log.js";
 
 export type BrokerRole = "actor" | "listener";
+
+/** Who a connection is: how it authenticates (on every reconnect) and where its replies go. */
+export interface BrokerIdentity {
+  authenticator: Authenticator;
+  inboxPrefix: string;
+  /** For error messages: what to check when the broker refuses it. */
+  hint: string;
+}
+
+/** Where a broker machine keeps the public listener JWT for players elsewhere. */
+export function listenerTokenFile(config: ChorusConfig): string {
+  return path.join(config.data, "listener.jwt");
+}
+
+function knowsActorSecret(config: ChorusConfig): boolean {
+  return config.actorPassword !== undefined || existsSync(path.join(config.data, "actor.secret"));
+}
+
+/** The identity of a role: made from the actor secret where it is known. */
+export async function roleIdentity(config: ChorusConfig, role: BrokerRole): Promise<BrokerIdentity> {
+  if (role === "actor") {
+    const keys = brokerKeys(actorPasswordOf(config));
+    return {
+      authenticator: jwtAuthenticator(await actorJwt(keys), keys.actor.getSeed()),
+      // Replies to actors go where no client may subscribe.
+      inboxPrefix: actorInboxPrefix,
+      hint: "set CHORUS_ACTOR_PASSWORD to the broker machine's DATA/actor.secret",
+    };
+  }
+  let token = config.listenerToken;
+  if (knowsActorSecret(config)) token = await publicJwt(brokerKeys(actorPasswordOf(config)));
+  else if (!token && existsSync(listenerTokenFile(config))) {
+    token = readFileSync(listenerTokenFile(config), "utf8").trim();
+  }
+  if (!token) {
+    throw new ChorusError(
+      "UNAUTHORIZED",
+      "no listener identity: set CHORUS_LISTENER_TOKEN to a broker machine's DATA/listener.jwt",
+    );
+  }
+  return {
+    authenticator: jwtAuthenticator(token),
+    inboxPrefix: publicInboxPrefix,
+    hint: "set CHORUS_LISTENER_TOKEN to the broker machine's DATA/listener.jwt",
+  };
+}
 
 export function serversOf(config: ChorusConfig): string[] {
   return config.nats
@@ -30,41 +84,48 @@ export function listenAddress(config: ChorusConfig): { host: string; port: numbe
   return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 4222) };
 }
 
+export interface ConnectOptions {
+  reconnect?: boolean;
+  timeoutMs?: number;
+}
+
 export async function connectBroker(
   config: ChorusConfig,
   role: BrokerRole,
   name: string,
   log?: Logger,
-  options: { reconnect?: boolean; timeoutMs?: number } = {},
+  options: ConnectOptions = {},
 ): Promise<NatsConnection> {
-  const pass = role === "actor" ? actorPasswordOf(config) : config.listenerPassword;
+  return connectAs(config, await roleIdentity(config, role), name, log, options);
+}
+
+export async function connectAs(
+  config: ChorusConfig,
+  identity: BrokerIdentity,
+  name: string,
+  log?: Logger,
+  options: ConnectOptions = {},
+): Promise<NatsConnection> {
   let nc: NatsConnection;
   try {
     nc = await connect({
       servers: serversOf(config),
       name,
-      user: role,
-      pass,
+      authenticator: identity.authenticator,
+      inboxPrefix: identity.inboxPrefix,
       reconnect: options.reconnect ?? true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: options.timeoutMs ?? 3000,
       // Our own presence beats detect dead peers; this only catches half-open sockets.
       pingInterval: 10_000,
-      // Replies to actors go where listeners (who may read `_INBOX.>`) cannot subscribe.
-      // (actorInboxPrefix: the broker keeps listeners out of it.)
-      ...(role === "actor" ? { inboxPrefix: actorInboxPrefix } : {}),
     });
   } catch (err) {
     const message = (err as Error).message;
     if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
-      const hint =
-        role === "actor"
-          ? "set CHORUS_ACTOR_PASSWORD to the broker machine's DATA/actor.secret"
-          : "check CHORUS_LISTENER_PASSWORD";
       throw new ChorusError(
         "UNAUTHORIZED",
-        `the broker at ${config.nats} refused the ${role} credentials: ${hint}`,
+        `the broker at ${config.nats} refused ${name}'s credentials: ${identity.hint}`,
         { cause: err },
       );
     }

@@ -9,7 +9,6 @@ import { at } from "../../wire/contract.js";
 import { newHostKeys } from "./keys.js";
 import { primeHost } from "../../wire/p2p.js";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { randomBytes } from "node:crypto";
 import type { ChorusConfig } from "../../actors/runtime/config.js";
 import { call } from "../../actors/runtime/endpoint.js";
 import {
@@ -31,16 +30,7 @@ export interface HostedPlayer {
   sessionRef(): { authNode: string; sessionId: string; token: string } | undefined;
 }
 
-const alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
-
-/** A short random host id a person can type: `h` and 8 characters. */
-export function newHostId(): string {
-  const bytes = randomBytes(8);
-  return "h" + [...bytes].map((b) => alphabet[b % alphabet.length]).join("");
-}
-
 export class Host {
-  readonly id = newHostId();
   private readonly keys = newHostKeys();
   private seq = 0;
   private epoch = 0;
@@ -58,10 +48,12 @@ export class Host {
     private readonly nc: NatsConnection,
     private readonly player: HostedPlayer,
     private readonly heartbeatMs: number,
+    /** The client id of the session's broker identity: the only one allowed to publish as it. */
+    readonly id: string,
   ) {}
 
-  static start(nc: NatsConnection, player: HostedPlayer, config: ChorusConfig): Host {
-    const host = new Host(nc, player, config.heartbeatMs);
+  static start(nc: NatsConnection, player: HostedPlayer, config: ChorusConfig, id: string): Host {
+    const host = new Host(nc, player, config.heartbeatMs, id);
     host.off = player.onChange((event) => {
       try {
         if (event.kind === "played") host.relay(event.pcm, event.byte);

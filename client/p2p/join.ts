@@ -10,7 +10,7 @@
  */
 import { at } from "../../wire/contract.js";
 import { primeJoin } from "../../wire/p2p.js";
-import { createInbox, type Msg, type Subscription } from "@nats-io/transport-node";
+import { type Msg, type Subscription } from "@nats-io/transport-node";
 import { randomBytes, type KeyObject } from "node:crypto";
 import { call } from "../../actors/runtime/endpoint.js";
 import { ChorusError } from "../../wire/errors.js";
@@ -166,7 +166,7 @@ export class HostStream implements OpenedStream {
   async join(timeoutMs = joinMs): Promise<void> {
     const { nc } = this.ctx;
     const before = this.song;
-    const deliver = createInbox();
+    const deliver = this.ctx.session.newInbox();
     this.joined = false;
     this.early = [];
     const sub = nc.subscribe(deliver, {

@@ -8,6 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { ChorusConfig } from "../../actors/runtime/config.js";
 import { ChorusError } from "../../wire/errors.js";
 import { UserSession } from "../auth.js";
+import type { ClientIdentity } from "../identity.js";
 import { Deadline, retry } from "../retry.js";
 import type { Source } from "../source.js";
 import type { Credentials, SourceContext, SourceFinder } from "./types.js";
@@ -35,7 +36,9 @@ export class SessionKeeper {
   private closed = false;
 
   constructor(
-    private readonly nc: NatsConnection,
+    /** The connection requests go on: the session's own once logged in. */
+    private readonly connection: () => NatsConnection,
+    private readonly identity: ClientIdentity,
     private readonly credentials: Credentials,
     private readonly config: ChorusConfig,
     private readonly findSource: SourceFinder,
@@ -71,8 +74,9 @@ export class SessionKeeper {
 
   async login(deadline: Deadline): Promise<void> {
     const { user, password } = this.credentials;
-    const session = await UserSession.login(this.nc, user, password, {
+    const session = await UserSession.login(this.connection(), user, password, {
       deadline,
+      identity: this.identity,
       onExpired: (reason) => {
         if (!this.closed && this.session === session) this.events.ended(reason);
       },
@@ -87,7 +91,7 @@ export class SessionKeeper {
       await this.dropSource();
       await this.login(deadline);
     }
-    return { nc: this.nc, session: this.session as UserSession, config: this.config };
+    return { nc: this.connection(), session: this.session as UserSession, config: this.config };
   }
 
   async ensureSource(deadline: Deadline): Promise<Source> {
