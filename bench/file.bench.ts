@@ -117,12 +117,17 @@ async function timeToFirstAudio(rig: Rig, listeners: number, rounds: number): Pr
         const t0 = process.hrtime.bigint();
         let resolveFirst!: () => void;
         const first = new Promise<void>((resolve) => (resolveFirst = resolve));
-        const playback = await play(connFor(rig, i), rig.sessions[i % 2] as ClientSession, "cd.wav", {
-          node: rig.nodeId,
-          manualPosition: true,
-          timeoutMs: 10_000,
-          onChunk: () => resolveFirst(),
-        }).catch((err: unknown) => {
+        const playback = await play(
+          connFor(rig, i),
+          rig.sessions[i % 2] as ClientSession,
+          "cd.wav",
+          {
+            node: rig.nodeId,
+            manualPosition: true,
+            timeoutMs: 10_000,
+            onChunk: () => resolveFirst(),
+          },
+        ).catch((err: unknown) => {
           // Refused (overloaded node): no sample, said once.
           if (!(err instanceof ChorusError)) throw err;
           console.log(`  a play was refused: ${err.code} ${err.message}`);
@@ -268,9 +273,14 @@ async function deliveredThroughput(rig: Rig, listeners: number): Promise<number>
   let bytes = 0;
   await Promise.all(
     Array.from({ length: listeners }, async (_, i) => {
-      const playback = await play(connFor(rig, i * 3), rig.sessions[i % 2] as ClientSession, "cd.wav", {
-        node: rig.nodeId,
-      });
+      const playback = await play(
+        connFor(rig, i * 3),
+        rig.sessions[i % 2] as ClientSession,
+        "cd.wav",
+        {
+          node: rig.nodeId,
+        },
+      );
       for await (const chunk of playback) bytes += chunk.data.length;
     }),
   );

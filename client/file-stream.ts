@@ -12,11 +12,7 @@
  */
 import { at } from "../wire/contract.js";
 import { fileControl, filePlay } from "../wire/file.js";
-import {
-  type Msg,
-  type NatsConnection,
-  type Subscription,
-} from "@nats-io/transport-node";
+import { type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { call } from "../actors/runtime/endpoint.js";
 import { ChorusError } from "../wire/errors.js";
 import {

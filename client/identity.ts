@@ -68,4 +68,3 @@ export class ClientIdentity {
     await this.nc?.close().catch(() => undefined);
   }
 }
-

@@ -62,13 +62,20 @@ export class Player {
     private readonly options: PlayerOptions,
   ) {
     const connection = (): NatsConnection => this.nc;
-    this.session = new SessionKeeper(connection, identity, options.credentials, options.config, options.findSource, {
-      ended: (reason) => {
-        this.events.say(`session ended (${reason.message}); logging in again…`, true);
-        void this.recovery.recover("session ended");
+    this.session = new SessionKeeper(
+      connection,
+      identity,
+      options.credentials,
+      options.config,
+      options.findSource,
+      {
+        ended: (reason) => {
+          this.events.say(`session ended (${reason.message}); logging in again…`, true);
+          void this.recovery.recover("session ended");
+        },
+        changed: () => this.events.changed(),
       },
-      changed: () => this.events.changed(),
-    });
+    );
     this.recovery = new Recovery(
       {
         closed: () => this.closed,

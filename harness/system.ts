@@ -5,6 +5,7 @@
  * test files call from an `afterEach`/`after` hook so it runs on failure too.
  */
 import { logIn, type LoginOptions, type UserSession } from "../client/auth.js";
+import { ClientIdentity } from "../client/identity.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -60,6 +61,7 @@ export class TestSystem {
   broker?: Broker;
   private readonly processes: ChorusProcess[] = [];
   private readonly connections: NatsConnection[] = [];
+  private readonly identities: ClientIdentity[] = [];
   private readonly extraPids = new Set<number>();
 
   /** A config whose data folder lives under this system's temporary root. */
@@ -107,6 +109,13 @@ export class TestSystem {
     const session = await logIn(this.config(), `test-${user}`, user, password, options);
     this.connections.push(session.nc);
     return session;
+  }
+
+  /** A broker identity for a login made by hand (`UserSession.loginAt`); closed at cleanup. */
+  identity(name = "test-client"): ClientIdentity {
+    const identity = new ClientIdentity(this.config(), name);
+    this.identities.push(identity);
+    return identity;
   }
 
   /** Environment that makes a `chorus` process use this system's config. */
@@ -200,6 +209,7 @@ export class TestSystem {
 
   async cleanup(): Promise<void> {
     await Promise.all(this.connections.splice(0).map((nc) => nc.close().catch(() => undefined)));
+    await Promise.all(this.identities.splice(0).map((identity) => identity.close()));
     // Ask first, so `chorus up`/`plane` stop the brokers and nodes they started;
     // then make sure, by PID and by our own temporary root.
     await Promise.all(this.processes.splice(0).map((p) => stopWithin(p, 5000)));
@@ -228,4 +238,13 @@ function killStartedUnder(root: string): void {
       // gone already
     }
   }
+}
+
+/** Collect the permission violations the broker reports on a connection. */
+export function violations(nc: NatsConnection): string[] {
+  const seen: string[] = [];
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === "error") seen.push(s.error.message);
+  })();
+  return seen;
 }

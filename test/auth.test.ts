@@ -9,6 +9,7 @@ import { ChorusError } from "../wire/errors.js";
 import type { NodeView } from "../wire/presence.js";
 import { newEphemeralKey } from "../wire/seal.js";
 import { UserSession } from "../client/auth.js";
+import { publicInboxPrefix } from "../wire/permissions.js";
 import { dropBoundMs, expiryMs, TestSystem } from "../harness/system.js";
 import { pidAlive, waitFor } from "../harness/wait.js";
 
@@ -42,7 +43,7 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
   });
 
   const login = async (user: string, pass = password): Promise<UserSession> => {
-    const s = await UserSession.login(listener, user, pass);
+    const s = await sys.login(user, pass);
     sessions.push(s);
     return s;
   };
@@ -114,7 +115,7 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
   it("tells a client whose node died that its session is gone", async () => {
     await sys.startControl("prime", sys.config("prime", { maxLoad: 4 }));
     let expired: ChorusError | undefined;
-    const s = await UserSession.login(listener, "Someone", password, {
+    const s = await sys.login("Someone", password, {
       onExpired: (e) => (expired = e),
     });
     sessions.push(s);
@@ -128,11 +129,12 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
     expect(again.authNode).not.to.equal(node!.id);
   });
 
-  it("a listener reading every reply inbox learns no token, password or password hash", async () => {
+  it("a stranger reading the public inbox learns no token, password or password hash", async () => {
     await sys.startControl("prime", sys.config("prime", { maxLoad: 4 }));
     const snoop = await sys.connect("listener");
     const seen: string[] = [];
-    snoop.subscribe("_INBOX.>", {
+    // The public identity may read only the inbox prefix every stranger shares.
+    snoop.subscribe(`${publicInboxPrefix}.>`, {
       callback: (_e, m) => {
         seen.push(m.subject + " " + m.string());
       },
@@ -144,10 +146,12 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
     await s1.beat();
     await call(actorNc, at(authVerify, s2.authNode), s2.credentials());
     await s2.logout();
-    await waitFor(() => seen.length >= 6, "replies to be seen");
+    await waitFor(() => seen.length >= 4, "the public replies to be seen");
     const all = seen.join("\n");
     expect(all).to.include(s1.sessionId); // it did see the login replies…
-    // …but not what actors receive (verify replies, user-event deliveries)…
+    // …but no beat or logout reply (those go to each session's own inbox)…
+    expect(all).not.to.include('"expiresAfterMs":' + String(s1.expiresAfterMs) + "}");
+    // …and not what actors receive (verify replies, user-event deliveries)…
     expect(all).not.to.include('{"v":1,"iv":');
     expect(all).not.to.include('"user":"AnotherUser"}');
     for (const secret of [s1.token, s2.token, password, "$argon2"]) {
@@ -166,9 +170,14 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
       user,
       password: pass,
       publicKey: newEphemeralKey().publicKey,
+      clientKey: createUser().getPublicKey(),
     });
-    const raw = async (subject: string, data: Uint8Array): Promise<{ code?: string }> => {
-      const msg = await listener.request(subject, data, { timeout: 3000 });
+    const raw = async (
+      subject: string,
+      data: Uint8Array,
+      nc = listener,
+    ): Promise<{ code?: string }> => {
+      const msg = await nc.request(subject, data, { timeout: 3000 });
       const reply = msg.json<{ ok: boolean; error?: { code: string; message: string } }>();
       expect(reply.ok).to.equal(false);
       return { code: reply.error?.code };
@@ -187,8 +196,18 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
         [loginBody(42), "BAD_REQUEST", /user/],
         [loginBody("Someone", ""), "BAD_REQUEST", /password/],
         [loginBody("Someone", "p".repeat(2000)), "BAD_REQUEST", /password/],
-        [{ user: "Someone", password }, "BAD_REQUEST", /publicKey/],
-        [{ user: "Someone", password, publicKey: "A".repeat(43) }, "BAD_REQUEST", /publicKey/],
+        [{ ...(loginBody("Someone") as object), publicKey: undefined }, "BAD_REQUEST", /publicKey/],
+        [
+          { ...(loginBody("Someone") as object), publicKey: "A".repeat(43) },
+          "BAD_REQUEST",
+          /publicKey/,
+        ],
+        [{ ...(loginBody("Someone") as object), clientKey: undefined }, "BAD_REQUEST", /clientKey/],
+        [
+          { ...(loginBody("Someone") as object), clientKey: "U".repeat(56) },
+          "BAD_REQUEST",
+          /clientKey/,
+        ],
       ];
       for (const [body, code, message] of cases) {
         const err = await failure(request(listener, login, body));
@@ -199,9 +218,14 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
       expect((await raw(login, Uint8Array.from([0x7b, 0xff, 0xfe, 0x7d]))).code).to.equal(
         "BAD_JSON",
       );
-      expect((await raw(login, new Uint8Array(100_000).fill(0x20))).code).to.equal("TOO_LARGE");
+      // The broker caps what the public identity may send (16 KB); the node refuses a big body from anyone.
+      const big = new Uint8Array(100_000).fill(0x20);
+      expect(() => listener.publish(login, big)).to.throw(/max_payload/);
+      expect((await raw(login, big, actorNc)).code).to.equal("TOO_LARGE");
       // Nothing changed: no session was opened, and a good login still works.
-      const s = await UserSession.loginAt(listener, node.id, "Someone", password);
+      const s = await UserSession.loginAt(listener, node.id, "Someone", password, {
+        identity: sys.identity(),
+      });
       sessions.push(s);
       const view = await waitFor(
         async () => (await sys.nodes(actorNc)).find((n) => n.id === node.id && n.load === 1),
@@ -211,24 +235,39 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
     });
 
     it("wrong password and unknown user look the same; failures slow down only that user", async () => {
-      const wrong = await failure(UserSession.loginAt(listener, node.id, "Someone", "nope-nope"));
-      const unknown = await failure(UserSession.loginAt(listener, node.id, "Nobody", "nope-nope"));
+      const wrong = await failure(
+        UserSession.loginAt(listener, node.id, "Someone", "nope-nope", {
+          identity: sys.identity(),
+        }),
+      );
+      const unknown = await failure(
+        UserSession.loginAt(listener, node.id, "Nobody", "nope-nope", { identity: sys.identity() }),
+      );
       expect(wrong.code).to.equal("UNAUTHORIZED");
       expect([unknown.code, unknown.message]).to.deep.equal([wrong.code, wrong.message]);
       // 5 failures are free, the 6th locks the name for 1 s (one spent above).
       for (let i = 0; i < 5; i++) {
-        const e = await failure(UserSession.loginAt(listener, node.id, "Someone", `guess-${i}`));
+        const e = await failure(
+          UserSession.loginAt(listener, node.id, "Someone", `guess-${i}`, {
+            identity: sys.identity(),
+          }),
+        );
         expect(e.code).to.equal("UNAUTHORIZED");
       }
-      const locked = await failure(UserSession.loginAt(listener, node.id, "someone", password));
+      const locked = await failure(
+        UserSession.loginAt(listener, node.id, "someone", password, { identity: sys.identity() }),
+      );
       expect(locked.code).to.equal("RATE_LIMITED");
       expect(locked.retryable).to.equal(true);
       // Someone else is not held up.
-      const other = await UserSession.loginAt(listener, node.id, "AnotherUser", password);
+      const other = await UserSession.loginAt(listener, node.id, "AnotherUser", password, {
+        identity: sys.identity(),
+      });
       sessions.push(other);
       // After the 1 s lock, the right password works and clears the record.
       const s = await waitFor(
-        () => UserSession.loginAt(listener, node.id, "Someone", password),
+        () =>
+          UserSession.loginAt(listener, node.id, "Someone", password, { identity: sys.identity() }),
         "lock to end",
         5000,
         250,
@@ -237,7 +276,9 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
     });
 
     it("a login flood is bounded: excess refused at once, sessions keep being served", async () => {
-      const s = await UserSession.loginAt(listener, node.id, "Someone", password);
+      const s = await UserSession.loginAt(listener, node.id, "Someone", password, {
+        identity: sys.identity(),
+      });
       sessions.push(s);
       /** When each hashed flood login (a wrong password: UNAUTHORIZED) was answered. */
       const hashedAt: number[] = [];
@@ -271,7 +312,7 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
       );
       // Users the prime sends (with a claim) go ahead of the flood: this login is
       // answered before the flood's queue has drained (not after every queued hash).
-      const sent = await UserSession.login(listener, "FinalUser", password);
+      const sent = await sys.login("FinalUser", password);
       const sentAt = Date.now();
       sessions.push(sent);
       expect(sent.authNode).to.equal(node.id);
@@ -285,15 +326,16 @@ describe("auth nodes (real nats-server, processes, SQLite, argon2)", function ()
     });
 
     it("refuses forged tokens, other people's sessions, and verify from listeners", async () => {
-      const a = await UserSession.loginAt(listener, node.id, "Someone", password);
-      const b = await UserSession.loginAt(listener, node.id, "AnotherUser", password);
+      const a = await UserSession.loginAt(listener, node.id, "Someone", password, {
+        identity: sys.identity(),
+      });
+      const b = await UserSession.loginAt(listener, node.id, "AnotherUser", password, {
+        identity: sys.identity(),
+      });
       sessions.push(a, b);
       const forged = { sessionId: a.sessionId, token: b.token };
       for (const subject of [at(authBeat, node.id), at(authLogout, node.id)]) {
-        expect(await failure(call(listener, subject, forged))).to.have.property(
-          "code",
-          "UNAUTHORIZED",
-        );
+        expect(await failure(call(a.nc, subject, forged))).to.have.property("code", "UNAUTHORIZED");
       }
       const made = { sessionId: "x".repeat(22), token: "y".repeat(43) };
       expect(await failure(call(actorNc, at(authVerify, node.id), made))).to.have.property(

@@ -9,7 +9,7 @@ import { expect } from "chai";
 import path from "node:path";
 import { audioStreamName } from "../wire/file.js";
 import type { NodeView } from "../wire/presence.js";
-import { UserSession } from "../client/auth.js";
+import { logIn, type UserSession } from "../client/auth.js";
 import { listNodes } from "../client/registry.js";
 import { findFileNode, play, type ChunkReader } from "../client/stream.js";
 import { pcmOf, writeTone } from "../harness/fixtures/file.js";
@@ -43,7 +43,7 @@ describe("a NATS cluster of three brokers on loopback (no root needed)", functio
 
   const nodes = (): Promise<NodeView[]> => listNodes(atC, 2000);
   const login = async (user: string, password = "password123"): Promise<UserSession> => {
-    const session = await UserSession.login(listenerAtC, user, password);
+    const session = await logIn(m.config("c"), "test-listener", user, password);
     sessions.push(session);
     for (const n of await nodes()) m.sys.track(n.pid);
     return session;
@@ -59,7 +59,10 @@ describe("a NATS cluster of three brokers on loopback (no root needed)", functio
   });
   afterEach(async function () {
     if (this.currentTest?.state === "failed") console.log(m.sys.outputs());
-    for (const s of sessions.splice(0)) s.stopHeartbeats();
+    for (const s of sessions.splice(0)) {
+      s.stopHeartbeats();
+      await s.nc.close();
+    }
     await m.destroy();
   });
 
@@ -87,11 +90,11 @@ describe("a NATS cluster of three brokers on loopback (no root needed)", functio
     const session = await login("Someone");
     const node = await findFileNode(listenerAtC);
     const pcm = await pcmOf(path.join(m.config("b").music, "across.wav"));
-    const whole = await collect(await play(listenerAtC, session, "across.wav", { node: node.id }));
+    const whole = await collect(await play(session.nc, session, "across.wav", { node: node.id }));
     expect(whole.length).to.equal(pcm.length);
     expect(whole.equals(pcm), "the whole song").to.equal(true);
 
-    const playback = await play(listenerAtC, session, "across.wav", { node: node.id });
+    const playback = await play(session.nc, session, "across.wav", { node: node.id });
     const it = playback[Symbol.asyncIterator]();
     expect((await it.next()).value.frame).to.equal(0);
     await playback.seek(1.75);
@@ -139,7 +142,7 @@ describe("a NATS cluster of three brokers on loopback (no root needed)", functio
       await login("FinalUser"),
     ];
     const node = await findFileNode(listenerAtC);
-    const playback = await play(listenerAtC, s3, "across.wav", { node, manualPosition: true });
+    const playback = await play(s3.nc, s3, "across.wav", { node, manualPosition: true });
     const before = await waitFor(async () => {
       const list = await nodes();
       return list.some((n) => n.id === node.id && n.load > 0) && list;

@@ -127,7 +127,14 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
     const host = holder("AnotherUser");
     await waitFor(
       async () => {
-        const proc = m.on(m.listener, ["hosts", "--json"]);
+        const proc = m.on(
+          m.listener,
+          ["hosts", "--json", "--user", "FinalUser"],
+          {},
+          {
+            CHORUS_PASSWORD: "password123",
+          },
+        );
         if ((await proc.exited) !== 0) return false;
         const hosts = JSON.parse(proc.output()) as Array<{ user: string; position: number }>;
         return hosts.some((h) => h.user === "AnotherUser" && h.position > 1);

@@ -12,7 +12,7 @@ import { expect } from "chai";
 import path from "node:path";
 import type { ChorusConfig } from "../actors/runtime/config.js";
 import { call } from "../actors/runtime/endpoint.js";
-import { UserSession } from "../client/auth.js";
+import type { UserSession } from "../client/auth.js";
 import { findFileNode, play, type ChunkReader } from "../client/stream.js";
 import { pcmOf, writeTone } from "../harness/fixtures/file.js";
 import { TestSystem } from "../harness/system.js";
@@ -113,7 +113,7 @@ describe("many listeners at one file node (real nats-server, real processes, rea
     for (let i = 0; i < listeners; i += 6) {
       const batch = await Promise.all(
         Array.from({ length: Math.min(6, listeners - i) }, (_, j) =>
-          UserSession.login(listener, users[(i + j) % users.length] as string, "password123"),
+          sys.login(users[(i + j) % users.length] as string),
         ),
       );
       sessions.push(...batch);
@@ -127,7 +127,7 @@ describe("many listeners at one file node (real nats-server, real processes, rea
         sessions.map(async (session, i) => {
           const song = songs[(i + round) % songs.length] as (typeof songs)[number];
           const node = await findFileNode(listener);
-          const playback = await play(listener, session, song.file, { node });
+          const playback = await play(session.nc, session, song.file, { node });
           const seekTo =
             i % 5 === 2 ? Number((song.seconds * (0.3 + i / 100)).toFixed(2)) : undefined;
           return { session, song, playback, seekTo };
@@ -144,7 +144,8 @@ describe("many listeners at one file node (real nats-server, real processes, rea
     );
     sys.track(viewA.pid);
     // A play there without the prime's claim is refused: the node is full.
-    const full = await play(listener, sessions[0] as UserSession, songs[0]?.file as string, {
+    const someone = sessions[0] as UserSession;
+    const full = await play(someone.nc, someone, songs[0]?.file as string, {
       node: nodeA,
     }).catch((e: unknown) => e);
     expect(full).to.have.property("code", "NO_ROOM");

@@ -13,7 +13,7 @@ import {
   type ChunkReader,
 } from "../client/stream.js";
 import { call } from "../actors/runtime/endpoint.js";
-import { UserSession } from "../client/auth.js";
+import type { UserSession } from "../client/auth.js";
 import { copyDemoMusic, pcmOf, writeTone } from "../harness/fixtures/file.js";
 import { expiryMs, testTiming, TestSystem } from "../harness/system.js";
 import { pidAlive, waitFor } from "../harness/wait.js";
@@ -43,7 +43,7 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
   /** A real login at an auth node the prime picks (demo users, password123). */
   const freshLogin = async (user: string): Promise<UserSession> => {
     sessions.get(user)?.stopHeartbeats();
-    const session = await UserSession.login(listener, user, "password123");
+    const session = await sys.login(user);
     sessions.set(user, session);
     for (const n of await sys.nodes(actor)) sys.track(n.pid);
     return session;
@@ -83,15 +83,15 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
 
   it("delivers each demo format bit-exact from the start and from a position, no chunk lost or repeated", async () => {
     const session = await login("Someone");
-    const listing = await listSongs(listener, session, node.id);
+    const listing = await listSongs(session.nc, session, node.id);
     expect(listing.map((s) => s.file).sort()).to.deep.equal([...songs].sort());
     for (const song of listing) {
       const pcm = await pcmOf(path.join(config.music, song.file));
-      const whole = await collect(await play(listener, session, song.id, { node: node.id }));
+      const whole = await collect(await play(session.nc, session, song.id, { node: node.id }));
       expect(whole.equals(pcm), `${song.file} from 0`).to.equal(true);
 
       const from = 1.3;
-      const playback = await play(listener, session, song.file, { node: node.id, from });
+      const playback = await play(session.nc, session, song.file, { node: node.id, from });
       const { sampleRate, channels, bitDepth } = song.format;
       const startByte = (Math.floor(from * sampleRate) * (channels * bitDepth)) / 8;
       const rest = await collect(playback);
@@ -104,8 +104,8 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
     const a = await login("Someone");
     const b = await login("AnotherUser");
     const [pa, pb] = await Promise.all([
-      play(listener, a, songs[0] as string, { node: node.id }),
-      play(listener, b, songs[1] as string, { node: node.id }),
+      play(a.nc, a, songs[0] as string, { node: node.id }),
+      play(b.nc, b, songs[1] as string, { node: node.id }),
     ]);
     expect(pa.streamId).not.to.equal(pb.streamId);
     const view = await waitFor(
@@ -122,7 +122,7 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
     writeTone(path.join(config.music, "long.wav"), 20, { rate: 44100, channels: 2, bits: 16 });
     const pcm = await pcmOf(path.join(config.music, "long.wav"));
     const session = await login("Someone");
-    const playback = await play(listener, session, "long.wav", { node: node.id });
+    const playback = await play(session.nc, session, "long.wav", { node: node.id });
     const it = playback[Symbol.asyncIterator]();
     const first = (await it.next()).value;
     expect(first.frame).to.equal(0);
@@ -156,7 +156,7 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
     await playback.stop();
     expect((await playback.ended).reason).to.equal("stopped");
     // The node forgot the stream: controlling it now is NOT_FOUND.
-    const err = await call(listener, at(fileControl, node.id), {
+    const err = await call(session.nc, at(fileControl, node.id), {
       op: "resume",
       session: { authNode: session.authNode, ...session.credentials() },
       streamId: playback.streamId,
@@ -168,7 +168,7 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
     writeTone(path.join(config.music, "long.wav"), 30, { rate: 22050, channels: 1, bits: 16 });
     const session = await login("Someone");
     let received = 0;
-    const playback = await play(listener, session, "long.wav", {
+    const playback = await play(session.nc, session, "long.wav", {
       node: node.id,
       manualPosition: true,
       onChunk: () => received++,
@@ -191,7 +191,7 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
   it("refuses a logged-out user, and stops a running stream when its session dies", async () => {
     writeTone(path.join(config.music, "long.wav"), 30, { rate: 22050, channels: 1, bits: 16 });
     const session = await freshLogin("FinalUser");
-    const playback = await play(listener, session, "long.wav", { node: node.id });
+    const playback = await play(session.nc, session, "long.wav", { node: node.id });
     const it = playback[Symbol.asyncIterator]();
     await it.next();
     await session.logout();
@@ -201,14 +201,14 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
     // The node checks sessions every beat and ends a refused one at once: well
     // within the missed-beat limit.
     expect(Date.now() - loggedOutAt, "ms from logout to the end").to.be.below(expiryMs());
-    const err = await play(listener, session, "long.wav", { node: node.id }).catch((e) => e);
+    const err = await play(session.nc, session, "long.wav", { node: node.id }).catch((e) => e);
     expect(err).to.have.property("code", "UNAUTHORIZED");
-    const listErr = await listSongs(listener, session, node.id).catch((e) => e);
+    const listErr = await listSongs(session.nc, session, node.id).catch((e) => e);
     expect(listErr).to.have.property("code", "UNAUTHORIZED");
 
     // An auth node that vanishes (SIGKILL) takes its sessions' streams with it.
     const other = await freshLogin("FinalUser");
-    const p2 = await play(listener, other, "long.wav", { node: node.id });
+    const p2 = await play(other.nc, other, "long.wav", { node: node.id });
     const authNode = (await sys.nodes(actor)).find((n) => n.id === other.authNode);
     process.kill(authNode?.pid as number, "SIGKILL");
     const killedAt = Date.now();
@@ -221,7 +221,9 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
     const file = path.join(config.music, "doomed.wav");
     writeTone(file, 20, { rate: 22050, channels: 1, bits: 16 });
     const pcm = await pcmOf(file);
-    const playback = await play(listener, await login("Someone"), "doomed.wav", { node: node.id });
+    const playback = await play((await login("Someone")).nc, await login("Someone"), "doomed.wav", {
+      node: node.id,
+    });
     const it = playback[Symbol.asyncIterator]();
     const first = (await it.next()).value;
     rmSync(file);
@@ -242,7 +244,7 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
     writeTone(path.join(config.music, "long.wav"), 12, { rate: 44100, channels: 2, bits: 16 });
     const pcm = await pcmOf(path.join(config.music, "long.wav"));
     const session = await login("Someone");
-    const playback = await play(listener, session, "long.wav", { node: node.id });
+    const playback = await play(session.nc, session, "long.wav", { node: node.id });
     const parts: Buffer[] = [];
     let restarted = false;
     for await (const chunk of playback) {
@@ -269,7 +271,7 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
     const view = (await sys.nodes(actor)).find((n) => n.id === node.id);
     sys.track(view?.pid as number);
     // Busy while a stream plays...
-    const playback = await play(listener, session, songs[0] as string, {
+    const playback = await play(session.nc, session, songs[0] as string, {
       node,
       manualPosition: true,
     });

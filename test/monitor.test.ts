@@ -13,7 +13,7 @@ import path from "node:path";
 import type { ChorusConfig } from "../actors/runtime/config.js";
 import { encodeJson } from "../wire/codec.js";
 import { subjects } from "../wire/subjects.js";
-import { UserSession } from "../client/auth.js";
+import type { UserSession } from "../client/auth.js";
 import { findFileNode, play } from "../client/stream.js";
 import { pcmOf, writeTone } from "../harness/fixtures/file.js";
 import { TestSystem, type ChorusProcess } from "../harness/system.js";
@@ -52,12 +52,12 @@ describe("chorus monitor (real process, real system)", function () {
   });
 
   it("shows a real login, beats and a play by subject, never the password, token or claims", async () => {
-    const session = await UserSession.login(listener, "Someone", "password123");
+    const session = await sys.login();
     sessions.push(session);
     for (const n of await sys.nodes(actor)) sys.track(n.pid);
     const { token, sessionId } = session.credentials();
     const node = await findFileNode(listener);
-    const playback = await play(listener, session, "watched.wav", { node });
+    const playback = await play(session.nc, session, "watched.wav", { node });
     const parts: Buffer[] = [];
     for await (const chunk of playback) parts.push(Buffer.from(chunk.data));
     expect(

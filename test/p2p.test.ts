@@ -7,9 +7,7 @@
 import { at } from "../wire/contract.js";
 import { newHostKeys } from "../client/p2p/keys.js";
 import { primeHost, primeHosts, primeJoin, signPresence } from "../wire/p2p.js";
-import { UserSession } from "../client/auth.js";
 import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
-import { createInbox } from "@nats-io/transport-node";
 import { expect } from "chai";
 import type { ChorusConfig } from "../actors/runtime/config.js";
 import { call } from "../actors/runtime/endpoint.js";
@@ -19,7 +17,7 @@ import { bytesPerSecond } from "../client/audio/format.js";
 import { listHosts, type HostView } from "../client/p2p/hosts.js";
 import { catchUpMs, joinBacklogMs } from "../client/p2p/join.js";
 import type { Player } from "../client/player.js";
-import { expiryMs, type TestSystem } from "../harness/system.js";
+import { expiryMs, violations, type TestSystem } from "../harness/system.js";
 import { waitFor } from "../harness/wait.js";
 import { Recorder, startPlayer } from "../harness/fixtures/p2p.js";
 import { formats, startSystem, writeSong, type TestSong } from "../harness/fixtures/player.js";
@@ -190,9 +188,9 @@ describe("P2P relay: hosting and joining (real system)", function () {
     const proc = sys.run(["play", "long-cd.wav", "--out", "null", "--user", "Someone"], client, {
       CHORUS_PASSWORD: "password123",
     });
-    const nc = await sys.connect("listener");
+    const nc = (await sys.login("FinalUser")).nc;
     const hostId = await waitFor(async () => {
-      const m = /hosting as (h[a-z0-9]+)/.exec(proc.output());
+      const m = /hosting as (U[A-Z2-7]{55})/.exec(proc.output());
       const listed = m && (await listHosts(nc)).find((h) => h.id === m[1] && h.position > 0.5);
       return listed ? listed.id : undefined;
     }, "the host process to play");
@@ -266,18 +264,19 @@ describe("P2P relay: hosting and joining (real system)", function () {
 
     it("a dead session cannot join, and a listener cannot read the relay around the prime", async () => {
       const host = await hosting("long-cd.wav");
-      const nc = await sys.connect("listener");
+      const mine = await sys.login("FinalUser");
+      const nc = mine.nc;
       const forged = { authNode: "auth-nope", sessionId: "x", token: "y" };
       const err = await call(nc, at(primeJoin), {
         session: forged,
         host: host.hostId!,
-        deliver: createInbox(),
+        deliver: mine.newInbox(),
       }).catch((e: unknown) => e as Error);
       expect((err as Error).message).to.match(/no live session/);
       const ljsm = await jetstreamManager(nc);
       const denied = await ljsm.consumers
         .add(relayStreamName, {
-          deliver_subject: createInbox(),
+          deliver_subject: mine.newInbox(),
           ack_policy: AckPolicy.None,
           filter_subject: subjects.relay(host.hostId!),
         })
@@ -291,12 +290,19 @@ describe("P2P relay: hosting and joining (real system)", function () {
 
     it("a host whose beats claim another user's name is shown and joined as its session's user", async () => {
       const real = await hosting("long-cd.wav");
-      const nc = await sys.connect("listener");
-      const impostor = await UserSession.login(nc, "AnotherUser", "password123");
+      const impostor = await sys.login("AnotherUser");
+      const nc = impostor.nc;
       try {
         const session = { authNode: impostor.authNode, ...impostor.credentials() };
         const keys = newHostKeys();
-        const id = "himpostor1";
+        // Its host id is its own client id: registering the real host's is refused.
+        const taken = await call(nc, at(primeHost), {
+          session,
+          id: real.hostId!,
+          key: keys.publicKey,
+        }).catch((e: unknown) => e);
+        expect(taken).to.have.property("code", "FORBIDDEN");
+        const id = impostor.clientId;
         await call(nc, at(primeHost), { session, id, key: keys.publicKey });
         const beat = (): void =>
           nc.publish(
@@ -327,7 +333,7 @@ describe("P2P relay: hosting and joining (real system)", function () {
         const joined = await call(nc, at(primeJoin), {
           session,
           host: "Someone",
-          deliver: createInbox(),
+          deliver: impostor.newInbox(),
         });
         expect(joined.host.id).to.equal(real.hostId);
       } finally {
@@ -335,15 +341,24 @@ describe("P2P relay: hosting and joining (real system)", function () {
       }
     });
 
-    it("malformed, forged, foreign and replayed frames are skipped: the joiner plays only the song", async () => {
+    it("only the host publishes its frames; malformed, forged and replayed ones are skipped", async () => {
       const host = await hosting("long-cd.wav");
       const joiner = await player(false);
       const rec = new Recorder(joiner, songs);
       await joiner.join(host.hostId!);
       await waitFor(() => rec.bytes > 0, "the joiner to play");
       const actor = await sys.connect("actor");
-      const evil = await sys.connect("listener");
       const subject = subjects.relay(host.hostId!);
+      // A stranger and another logged-in user may not publish on the host's subjects at all.
+      for (const nc of [await sys.connect("listener"), (await sys.login("AnotherUser")).nc]) {
+        const seen = violations(nc);
+        nc.publish(subject, Buffer.from("forged"));
+        nc.publish(subjects.hostPresence(host.hostId!), Buffer.from("forged"));
+        await waitFor(() => seen.length >= 2, "both publishes to be denied");
+        expect(seen.join("\n")).to.include(`Permissions Violation for Publish to "${subject}"`);
+      }
+      // Frames that reach the stream anyway (here from an actor connection) are still skipped.
+      const evil = actor;
       // A genuine frame to replay later.
       const captured = await new Promise<Uint8Array>((resolve) => {
         const sub = actor.subscribe(subject, {
@@ -398,9 +413,9 @@ describe("P2P relay: hosting and joining (real system)", function () {
           CHORUS_PASSWORD: "password123",
         },
       );
-      const nc = await sys.connect("listener");
+      const nc = (await sys.login("FinalUser")).nc;
       const slowId = await waitFor(async () => {
-        const m = /hosting as (h[a-z0-9]+)/.exec(proc.output());
+        const m = /hosting as (U[A-Z2-7]{55})/.exec(proc.output());
         return m && (await listHosts(nc)).some((h) => h.id === m[1]) ? m[1] : undefined;
       }, "the slow joiner to play");
       // A stall of a deliberate length: far beyond the catch-up distance, well inside
@@ -446,7 +461,9 @@ describe("P2P relay: hosting and joining (real system)", function () {
     const frames = info.state.subjects?.[subjects.relay(host.hostId!)] ?? 0;
     expect(frames).to.be.within(1, relayFramesPerHost);
     expect(info.config.storage).to.equal("memory");
-    const proc = sys.run(["hosts", "--json"], client);
+    const proc = sys.run(["hosts", "--json", "--user", "FinalUser"], client, {
+      CHORUS_PASSWORD: "password123",
+    });
     expect(await proc.exited).to.equal(0);
     const list = JSON.parse(proc.output()) as Array<{ id: string; song: string; position: number }>;
     const me = list.find((h) => h.id === host.hostId);

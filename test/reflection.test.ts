@@ -4,7 +4,8 @@
  * that asks with a reply of `$JS.API.STREAM.PURGE.X` must not purge X.
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { createInbox, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { UserSession } from "../client/auth.js";
 import { expect } from "chai";
 import { call } from "../actors/runtime/endpoint.js";
 import { encodeJson } from "../wire/codec.js";
@@ -17,14 +18,17 @@ describe("no reflection: nodes answer only to inboxes (real nats-server, real pr
   this.timeout(30_000);
   let sys: TestSystem;
   let actor: NatsConnection;
+  /** A logged-in player: the strongest caller a stranger can become. */
   let listener: NatsConnection;
+  let session: UserSession;
 
   before(async () => {
     sys = new TestSystem();
     await sys.startBroker();
     await sys.startControl("prime", sys.config("prime"));
     actor = await sys.connect("actor");
-    listener = await sys.connect("listener");
+    session = await sys.login();
+    listener = session.nc;
   });
   after(async () => sys.cleanup());
 
@@ -51,7 +55,7 @@ describe("no reflection: nodes answer only to inboxes (real nats-server, real pr
     const info = await jsm.streams.info("VICTIM");
     expect(info.state.messages, "messages in the victim stream").to.equal(3);
     // And the proper inbox still gets its answer.
-    const inbox = createInbox();
+    const inbox = session.newInbox();
     const sub = listener.subscribe(inbox, { max: 1 });
     listener.publish(at(primeNodes).subject, encodeJson({}), { reply: inbox });
     for await (const msg of sub) expect(msg.json<{ ok: boolean }>().ok).to.equal(true);

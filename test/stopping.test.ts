@@ -1,3 +1,4 @@
+import { brokerKeys, trustConf } from "../actors/runtime/broker-auth.js";
 import { at } from "../wire/contract.js";
 import { primeSpawn } from "../wire/prime.js";
 import { expect } from "chai";
@@ -200,26 +201,20 @@ describe("stopping and refusing: Ctrl-C without a broker, foreign brokers, taken
     expect(prime.output()).to.include("not a Chorus broker: it lets anyone in");
     debian.child.kill("SIGTERM");
 
-    // Each other way of not being a Chorus broker, with users of the same names.
-    const users = (perms: string): string[] => [
-      "authorization { users = [",
-      `  { user: actor, password: "test-actor-secret" }`,
-      `  { user: listener, password: "listener" ${perms} }`,
-      "] }",
-    ];
+    // Each other way of not being a Chorus broker.
+    const jetstream = (dir: string): string =>
+      `jetstream { store_dir: ${JSON.stringify(path.join(sys.root, dir))} }`;
     const cases: Array<[string, string[], RegExp]> = [
-      ["no JetStream", users(""), /it has no JetStream/],
+      // Our operator (the same actor secret) but no JetStream.
+      ["no JetStream", [await trustConf(brokerKeys("test-actor-secret"))], /it has no JetStream/],
       [
-        "an unrestricted listener",
-        [...users(""), `jetstream { store_dir: ${JSON.stringify(path.join(sys.root, "js"))} }`],
-        /listener role may use the JetStream API/,
+        "another deployment's operator",
+        [await trustConf(brokerKeys("another-secret")), jetstream("js2")],
+        /refuses this data folder's actor secret/,
       ],
       [
-        "another secret",
-        [
-          "authorization { users = [ { user: actor, password: other } ] }",
-          `jetstream { store_dir: ${JSON.stringify(path.join(sys.root, "js2"))} }`,
-        ],
+        "passwords instead of JWTs",
+        ["authorization { users = [ { user: actor, password: other } ] }", jetstream("js3")],
         /refuses this data folder's actor secret/,
       ],
     ];

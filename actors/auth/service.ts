@@ -3,6 +3,7 @@
  * (one slot of capacity each), keep sessions alive on heartbeats, end them,
  * and tell file nodes whether a session is alive.
  */
+import { fromPublic } from "@nats-io/nkeys";
 import type { Actor } from "../runtime/actor.js";
 import { ChorusError } from "../../wire/errors.js";
 import { checkUserName, userKey } from "./names.js";
@@ -21,6 +22,15 @@ import { actorPasswordOf } from "../runtime/identity.js";
 import { SessionTable, type Session } from "./sessions.js";
 import { FailureThrottle } from "./throttle.js";
 import type { UserStore } from "./users.js";
+
+/** A client key must be a real user nkey (its checksum too): a JWT is minted for it. */
+function checkClientKey(key: string): void {
+  try {
+    fromPublic(key);
+  } catch {
+    throw new ChorusError("BAD_REQUEST", "clientKey: not a user nkey");
+  }
+}
 
 export class AuthService {
   readonly sessions: SessionTable;
@@ -47,6 +57,7 @@ export class AuthService {
     if (actor.isStopping()) throw new ChorusError("UNAVAILABLE", "auth node is stopping");
     const key = userKey(checkUserName(req.user));
     checkPublicKey(req.publicKey);
+    checkClientKey(req.clientKey);
     this.throttle.check(key);
     // A claimed login holds its slot while it hashes; an unclaimed one takes a
     // slot only if one is free when it succeeds, so failing logins (a flood of

@@ -4,7 +4,6 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { Actor } from "../runtime/actor.js";
-import { checkListenerRole } from "../runtime/broker-check.js";
 import type { ChorusConfig } from "../runtime/config.js";
 import { ChorusError } from "../../wire/errors.js";
 import type { Presence } from "../../wire/presence.js";
@@ -28,8 +27,6 @@ export class ControlNode {
 
   async start(): Promise<void> {
     await this.actor.start();
-    // Nodes trust the broker's permissions: a control node starts only where listeners are kept in.
-    await checkListenerRole(this.actor.config);
     this.actor.serve(at(controlSpawn, this.actor.id), (req) => this.spawnLocal(req.kind));
     this.actor.onStop(() => this.stopChildren());
   }

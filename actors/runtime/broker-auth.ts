@@ -21,11 +21,7 @@ import {
 } from "@nats-io/jwt";
 import { fromSeed, Prefix, type KeyPair } from "@nats-io/nkeys";
 import { Codec } from "@nats-io/nkeys/lib/codec.js";
-import {
-  publicPermissions,
-  sessionPermissions,
-  type Permissions,
-} from "../../wire/permissions.js";
+import { publicPermissions, sessionPermissions, type Permissions } from "../../wire/permissions.js";
 
 export interface BrokerKeys {
   operator: KeyPair;

@@ -1,14 +1,14 @@
 /**
  * Chorus runs only on a Chorus broker: one started with broker/nats.conf,
- * which has JetStream, knows the actor secret and keeps listeners to what a
- * player needs. Anything else answering on the port (Debian's own
+ * which has JetStream and trusts this deployment's operator (so it takes our
+ * actor JWT; the public and session identities' rights are in JWTs we mint,
+ * which no broker can widen). Anything else answering on the port (Debian's own
  * nats-server service, another project's broker) is refused with one message
  * that says what is wrong and how to fix it, instead of half working.
  */
 import {
   AuthorizationError,
   connect,
-  PermissionViolationError,
   UserAuthenticationExpiredError,
   type NatsConnection,
 } from "@nats-io/transport-node";
@@ -42,35 +42,6 @@ export function checkServerInfo(nc: NatsConnection, config: ChorusConfig): void 
 }
 
 /**
- * The listener role must be the restricted one of broker/nats.conf: a
- * listener asking for the stream list is refused by the broker itself.
- */
-export async function checkListenerRole(config: ChorusConfig): Promise<void> {
-  const nc = await connectBroker(config, "listener", "chorus-check", undefined, {
-    reconnect: false,
-    timeoutMs: 2000,
-  }).catch((err: unknown) => {
-    throw notChorus(
-      config,
-      `it refuses the listener role (${err instanceof Error ? err.message : String(err)})`,
-      "Check CHORUS_LISTENER_PASSWORD, or start Chorus's own broker on another port with --nats",
-    );
-  });
-  try {
-    await nc.request("$JS.API.STREAM.NAMES", "", { timeout: 2000 });
-    throw notChorus(config, "its listener role may use the JetStream API (not broker/nats.conf)");
-  } catch (err) {
-    if (err instanceof ChorusError) throw err;
-    const refused = err instanceof PermissionViolationError;
-    if (!refused && !(err instanceof Error && err.cause instanceof PermissionViolationError)) {
-      throw notChorus(config, `its listener role is not restricted (${String(err)})`);
-    }
-  } finally {
-    await nc.close().catch(() => undefined);
-  }
-}
-
-/**
  * Is a broker answering at the configured URL? false when nothing is
  * listening; true when a Chorus broker is; a clear error for anything else.
  */
@@ -98,7 +69,6 @@ export async function findChorusBroker(config: ChorusConfig): Promise<boolean> {
   } finally {
     await nc.close().catch(() => undefined);
   }
-  await checkListenerRole(config);
   return true;
 }
 

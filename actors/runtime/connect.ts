@@ -42,7 +42,10 @@ function knowsActorSecret(config: ChorusConfig): boolean {
 }
 
 /** The identity of a role: made from the actor secret where it is known. */
-export async function roleIdentity(config: ChorusConfig, role: BrokerRole): Promise<BrokerIdentity> {
+export async function roleIdentity(
+  config: ChorusConfig,
+  role: BrokerRole,
+): Promise<BrokerIdentity> {
   if (role === "actor") {
     const keys = brokerKeys(actorPasswordOf(config));
     return {

@@ -1,27 +1,29 @@
 /** `chorus hosts`: the P2P hosts playing now, to join with `chorus play --join HOST`. */
 import { loadConfig } from "../../actors/runtime/config.js";
-import { connectBroker } from "../../actors/runtime/connect.js";
+import { NullOutput } from "../../client/audio/null.js";
 import type { Command } from "../command.js";
+import { credentialFlags, credentialUsage } from "../credentials.js";
 import { json, table } from "../output.js";
 import { listHosts } from "../../client/p2p/hosts.js";
 import { clock } from "../../client/song-time.js";
+import { loginFromFlags } from "./listen.js";
 
 export const hosts: Command = {
   name: "hosts",
-  summary: "list the P2P hosts playing now (join one with chorus play --join HOST)",
-  usage: `Usage: chorus hosts [--json]
+  summary: "list the P2P hosts playing now (needs a login; join one with chorus play --join HOST)",
+  usage: `Usage: chorus hosts [--json] [--user NAME] [--password-stdin]
 
-Prints each host's id, user, song, position, state and listeners. With --json:
-an array of objects with id, user, song, songId, position and duration
-(seconds), state, paused, listeners, depth (0: plays from a file node).`,
-  options: { json: { type: "boolean" } },
+Logs in, prints each host's id, user, song, position, state and listeners,
+logs out. With --json: an array of objects with id, user, song, songId,
+position and duration (seconds), state, paused, listeners, depth (0: plays
+from a file node).
+${credentialUsage}`,
+  options: { json: { type: "boolean" }, ...credentialFlags },
   async run(flags) {
     const config = loadConfig(flags);
-    const nc = await connectBroker(config, "listener", "chorus-hosts", undefined, {
-      reconnect: false,
-    });
+    const player = await loginFromFlags(flags, config, new NullOutput(), { host: false });
     try {
-      const list = await listHosts(nc);
+      const list = await listHosts(player.connection);
       if (flags.json) {
         process.stdout.write(json(list));
       } else {
@@ -42,7 +44,7 @@ an array of objects with id, user, song, songId, position and duration
       }
       return 0;
     } finally {
-      await nc.close();
+      await player.close();
     }
   },
 };

@@ -39,8 +39,9 @@ export async function loginFromFlags(
   flags: FlagValues,
   config: ChorusConfig,
   output: AudioOutput,
+  extra: Partial<PlayerOptions> = {},
 ): Promise<Player> {
-  return startPlayer(config, await getCredentials(flags), output);
+  return startPlayer(config, await getCredentials(flags), output, extra);
 }
 
 /** A song by id, file name or title (case-insensitive); one readable error otherwise. */

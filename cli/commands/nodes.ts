@@ -10,11 +10,13 @@ export const nodes: Command = {
   summary: "list every node the prime knows",
   usage: `Usage: chorus nodes [--json]
 
-Prints id, kind, owner, host, load/capacity and age of every node.`,
+Prints id, kind, owner, host, load/capacity and age of every node. An
+operator's tool: it needs the actor secret (a broker machine's data folder,
+or CHORUS_ACTOR_PASSWORD).`,
   options: { json: { type: "boolean" } },
   async run(flags) {
     const config = loadConfig(flags);
-    const nc = await connectBroker(config, "listener", "chorus-nodes", undefined, {
+    const nc = await connectBroker(config, "actor", "chorus-nodes", undefined, {
       reconnect: false,
     });
     try {

@@ -76,7 +76,8 @@ ${credentialUsage}`,
     try {
       const hosting = (): void => {
         const id = player.hostId;
-        if (id) say(`hosting as ${id} (others join with chorus play --join ${id})`);
+        // The id is long (the session's client key): people join by user name.
+        if (id) say(`hosting as ${id} (others join with chorus play --join ${player.user})`);
       };
       if (join !== undefined) {
         say(output.description);
