@@ -347,11 +347,18 @@ export class Player {
 
   private watchBroker(): void {
     void (async () => {
+      // The broker drops the session's identity at its JWT's expiry and the connection comes
+      // back at once with the renewed one: not worth telling the listener.
+      let renewing = false;
       for await (const s of this.nc.status()) {
         if (this.closed) return;
-        if (s.type === "disconnect") this.events.say("lost the broker; reconnecting…", true);
+        if (s.type === "error") renewing = /authentication expired/i.test(s.error.message);
+        if (s.type === "disconnect" && !renewing) {
+          this.events.say("lost the broker; reconnecting…", true);
+        }
         if (s.type === "reconnect") {
-          this.events.say("broker back", false);
+          if (!renewing) this.events.say("broker back", false);
+          renewing = false;
           // Whatever the broker kept, the stream is re-opened from the byte we have.
           if (this.current && !this.current.stopped) {
             void this.recovery.recover("broker reconnected");
