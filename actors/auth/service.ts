@@ -35,7 +35,12 @@ export class AuthService {
   ) {
     const { heartbeatMs, missedBeats } = actor.config;
     this.sessions = new SessionTable(heartbeatMs * missedBeats);
-    actor.setLoad(() => this.sessions.size + this.pending);
+    // Sessions are real users; a claimed login still checking its password is
+    // unproven (anyone may send one), so it cannot make the node full alone.
+    actor.setLoad(
+      () => this.sessions.size,
+      () => this.pending,
+    );
   }
 
   async login(req: LoginRequest): Promise<LoginReply> {
@@ -48,7 +53,7 @@ export class AuthService {
     // slot only if one is free when it succeeds, so failing logins (a flood of
     // guesses) never make the node look full.
     const claimed = actor.consumeClaim(req.claim);
-    const noRoom = (): boolean => !claimed && actor.load() >= actor.capacity;
+    const noRoom = (): boolean => !claimed && !actor.hasRoom();
     if (noRoom()) throw new ChorusError("NO_ROOM", "auth node is full: ask the prime for another");
     if (claimed) this.pending++;
     let opened = false;
