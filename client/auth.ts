@@ -10,7 +10,9 @@
  *   await session.logout();
  *
  * The token reaches the client sealed to a key pair made for this login, so
- * other listeners reading reply inboxes cannot learn it.
+ * other listeners reading reply inboxes cannot learn it. So does the device
+ * cookie, which a client that passes `devices` keeps and sends with its next
+ * login as that user (client/device-cookies.ts).
  */
 import { at } from "../wire/contract.js";
 import { authBeat, authLogin, authLogout } from "../wire/auth.js";
@@ -19,7 +21,14 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { call } from "../actors/runtime/endpoint.js";
 import { ChorusError, type ErrorCode } from "../wire/errors.js";
 import type { NodeView } from "../wire/presence.js";
-import { loginReplySchema, tokenAad, type BeatReply, type LoginRequest } from "../wire/auth.js";
+import {
+  deviceCookieAad,
+  loginReplySchema,
+  tokenAad,
+  type BeatReply,
+  type LoginRequest,
+} from "../wire/auth.js";
+import type { DeviceCookieJar } from "./device-cookies.js";
 import { newEphemeralKey, openSealed } from "../wire/seal.js";
 import type { SessionCredentials } from "../wire/session.js";
 import { Deadline, retry } from "./retry.js";
@@ -33,6 +42,12 @@ export interface LoginOptions {
   timeoutMs?: number;
   /** Or by this deadline, shared with a larger operation. */
   deadline?: Deadline;
+  /**
+   * Where this device keeps its device cookies: the login sends the one kept
+   * for the user and keeps the new one, so others' failed guesses for the
+   * name do not lock this device out. Without it, no cookie is sent or kept.
+   */
+  devices?: DeviceCookieJar;
 }
 
 /** The default deadline of a login, and the cap of each of its requests. */
@@ -133,6 +148,7 @@ export class UserSession {
       password,
       publicKey: key.publicKey,
       claim: options.claim,
+      deviceCookie: options.devices?.get(user),
     };
     const deadline = options.deadline ?? new Deadline(options.timeoutMs ?? loginTimeoutMs);
     let tries = 0;
@@ -153,6 +169,14 @@ export class UserSession {
     if (!parsed.success) throw new ChorusError("INTERNAL", "malformed login reply");
     const reply = parsed.data;
     const token = openSealed(key, reply.sealed, tokenAad(authNode, reply.sessionId));
+    if (reply.deviceCookie && options.devices) {
+      try {
+        const aad = deviceCookieAad(authNode, reply.sessionId);
+        options.devices.set(user, openSealed(key, reply.deviceCookie, aad));
+      } catch {
+        // a cookie that does not open is no cookie: the session stands
+      }
+    }
     const session = new UserSession(
       nc,
       authNode,

@@ -58,13 +58,20 @@ export class Player {
     private readonly nc: NatsConnection,
     private readonly options: PlayerOptions,
   ) {
-    this.session = new SessionKeeper(nc, options.credentials, options.config, options.findSource, {
-      ended: (reason) => {
-        this.events.say(`session ended (${reason.message}); logging in again…`, true);
-        void this.recovery.recover("session ended");
+    this.session = new SessionKeeper(
+      nc,
+      options.credentials,
+      options.config,
+      options.findSource,
+      {
+        ended: (reason) => {
+          this.events.say(`session ended (${reason.message}); logging in again…`, true);
+          void this.recovery.recover("session ended");
+        },
+        changed: () => this.events.changed(),
       },
-      changed: () => this.events.changed(),
-    });
+      options.devices,
+    );
     this.recovery = new Recovery(
       {
         closed: () => this.closed,

@@ -4,10 +4,12 @@
  * and tell file nodes whether a session is alive.
  */
 import type { Actor } from "../runtime/actor.js";
+import { actorPasswordOf } from "../runtime/identity.js";
 import { ChorusError } from "../../wire/errors.js";
 import { checkUserName, userKey } from "./names.js";
 import { HashLimiter, verifyPassword } from "./passwords.js";
 import {
+  deviceCookieAad,
   tokenAad,
   type BeatReply,
   type LoginReply,
@@ -17,12 +19,13 @@ import {
 import type { SessionCredentials } from "../../wire/session.js";
 import { checkPublicKey, sealTo } from "../../wire/seal.js";
 import { SessionTable } from "./sessions.js";
-import { FailureThrottle } from "./throttle.js";
+import { DeviceCookies, LoginThrottle } from "./device-cookie.js";
 import type { UserStore } from "./users.js";
 
 export class AuthService {
   readonly sessions: SessionTable;
-  private readonly throttle = new FailureThrottle();
+  /** Failed logins, per user name, or per device cookie for devices that logged in before. */
+  private readonly throttle: LoginThrottle;
   private readonly limiter = new HashLimiter();
   /** Claimed logins still hashing (each holds its slot). */
   private pending = 0;
@@ -35,6 +38,7 @@ export class AuthService {
   ) {
     const { heartbeatMs, missedBeats } = actor.config;
     this.sessions = new SessionTable(heartbeatMs * missedBeats);
+    this.throttle = new LoginThrottle(new DeviceCookies(actorPasswordOf(actor.config)));
     // Sessions are real users; a claimed login still checking its password is
     // unproven (anyone may send one), so it cannot make the node full alone.
     actor.setLoad(
@@ -48,7 +52,7 @@ export class AuthService {
     if (actor.isStopping()) throw new ChorusError("UNAVAILABLE", "auth node is stopping");
     const key = userKey(checkUserName(req.user));
     checkPublicKey(req.publicKey);
-    this.throttle.check(key);
+    const trust = this.throttle.check(key, req.deviceCookie);
     // A claimed login holds its slot while it hashes; an unclaimed one takes a
     // slot only if one is free when it succeeds, so failing logins (a flood of
     // guesses) never make the node look full.
@@ -62,16 +66,18 @@ export class AuthService {
       const row = await this.store.find(key);
       const ok = await this.limiter.run(() => verifyPassword(row?.hash, req.password), claimed);
       if (!ok || !row) {
-        this.throttle.fail(key);
+        this.throttle.fail(trust);
         actor.log.info("login refused");
         throw new ChorusError("UNAUTHORIZED", "wrong user name or password");
       }
-      this.throttle.succeed(key);
+      this.throttle.succeed(trust);
       if (noRoom())
         throw new ChorusError("NO_ROOM", "auth node is full: ask the prime for another");
       const { session, token } = this.sessions.open(key, row.name);
       try {
         const sealed = sealTo(req.publicKey, token, tokenAad(actor.id, session.id));
+        const cookie = this.throttle.cookies.issue(key);
+        const deviceCookie = sealTo(req.publicKey, cookie, deviceCookieAad(actor.id, session.id));
         opened = true;
         actor.log.info("logged in", { user: row.name, session: session.id });
         return {
@@ -80,6 +86,7 @@ export class AuthService {
           sealed,
           beatMs: actor.config.heartbeatMs,
           expiresAfterMs: this.sessions.expiresAfterMs,
+          deviceCookie,
         };
       } catch (err) {
         this.sessions.drop(session.id);

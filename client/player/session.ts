@@ -8,6 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { ChorusConfig } from "../../actors/runtime/config.js";
 import { ChorusError } from "../../wire/errors.js";
 import { UserSession } from "../auth.js";
+import { MemoryDeviceCookies, type DeviceCookieJar } from "../device-cookies.js";
 import { Deadline, retry } from "../retry.js";
 import type { Source } from "../source.js";
 import type { Credentials, SourceContext, SourceFinder } from "./types.js";
@@ -40,6 +41,8 @@ export class SessionKeeper {
     private readonly config: ChorusConfig,
     private readonly findSource: SourceFinder,
     private readonly events: SessionEvents,
+    /** The device cookies of this player's logins: a re-login is trusted as its first was. */
+    private readonly devices: DeviceCookieJar = new MemoryDeviceCookies(),
   ) {}
 
   /** The user's name as stored once logged in, else as given. */
@@ -73,6 +76,7 @@ export class SessionKeeper {
     const { user, password } = this.credentials;
     const session = await UserSession.login(this.nc, user, password, {
       deadline,
+      devices: this.devices,
       onExpired: (reason) => {
         if (!this.closed && this.session === session) this.events.ended(reason);
       },
