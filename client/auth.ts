@@ -10,7 +10,9 @@
  *   await session.logout();
  *
  * The token reaches the client sealed to a key pair made for this login, so
- * other listeners reading reply inboxes cannot learn it.
+ * other listeners reading reply inboxes cannot learn it. So does the device
+ * cookie, which a client that passes `devices` keeps and sends with its next
+ * login as that user (client/device-cookies.ts).
  */
 import { at } from "../wire/contract.js";
 import { authBeat, authLogin, authLogout } from "../wire/auth.js";
@@ -20,8 +22,15 @@ import { createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { call } from "../actors/runtime/endpoint.js";
 import { ChorusError, type ErrorCode } from "../wire/errors.js";
 import type { NodeView } from "../wire/presence.js";
-import { loginReplySchema, tokenAad, type BeatReply, type LoginRequest } from "../wire/auth.js";
+import {
+  deviceCookieAad,
+  loginReplySchema,
+  tokenAad,
+  type BeatReply,
+  type LoginRequest,
+} from "../wire/auth.js";
 import { sessionInboxPrefix } from "../wire/permissions.js";
+import type { DeviceCookieJar } from "./device-cookies.js";
 import { newEphemeralKey, openSealed } from "../wire/seal.js";
 import type { SessionCredentials } from "../wire/session.js";
 import type { ChorusConfig } from "../actors/runtime/config.js";
@@ -44,6 +53,12 @@ export interface LoginOptions {
    * session uses the connection it logged in on (an actor's, in tests).
    */
   identity?: ClientIdentity;
+  /**
+   * Where this device keeps its device cookies: the login sends the one kept
+   * for the user and keeps the new one, so others' failed guesses for the
+   * name do not lock this device out. Without it, no cookie is sent or kept.
+   */
+  devices?: DeviceCookieJar;
 }
 
 /** The default deadline of a login, and the cap of each of its requests. */
@@ -157,6 +172,7 @@ export class UserSession {
       publicKey: key.publicKey,
       claim: options.claim,
       clientKey,
+      deviceCookie: options.devices?.get(user),
     };
     const deadline = options.deadline ?? new Deadline(options.timeoutMs ?? loginTimeoutMs);
     let tries = 0;
@@ -177,6 +193,14 @@ export class UserSession {
     if (!parsed.success) throw new ChorusError("INTERNAL", "malformed login reply");
     const reply = parsed.data;
     const token = openSealed(key, reply.sealed, tokenAad(authNode, reply.sessionId));
+    if (reply.deviceCookie && options.devices) {
+      try {
+        const aad = deviceCookieAad(authNode, reply.sessionId);
+        options.devices.set(user, openSealed(key, reply.deviceCookie, aad));
+      } catch {
+        // a cookie that does not open is no cookie: the session stands
+      }
+    }
     let sessionNc = nc;
     if (identity) {
       if (!reply.brokerJwt) throw new ChorusError("INTERNAL", "login reply has no broker identity");

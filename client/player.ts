@@ -75,6 +75,7 @@ export class Player {
         },
         changed: () => this.events.changed(),
       },
+      options.devices,
     );
     this.recovery = new Recovery(
       {

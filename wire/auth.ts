@@ -29,6 +29,16 @@ export const sealedSchema = z.object({
 });
 export type Sealed = z.infer<typeof sealedSchema>;
 
+/**
+ * A device cookie (actors/auth/device-cookie.ts): opaque to clients, bounded.
+ * Any string within the bound is accepted; one that does not verify only
+ * leaves the login untrusted, and says nothing about why.
+ */
+export const maxDeviceCookieLength = 256;
+export const deviceCookieSchema = z
+  .string()
+  .max(maxDeviceCookieLength, `device cookie is longer than ${maxDeviceCookieLength} characters`);
+
 export const loginRequestSchema = z.object({
   user: z.string().max(256, "user name is too long"),
   password: z.string().min(1, "password is empty").max(maxPasswordLength, "password is too long"),
@@ -38,6 +48,8 @@ export const loginRequestSchema = z.object({
   claim: z.string().max(64).optional(),
   /** The public key of the user nkey the client made: its session's broker identity is minted for it. */
   clientKey: clientIdSchema,
+  /** The device cookie an earlier login as this user returned; one that does not verify is ignored. */
+  deviceCookie: deviceCookieSchema.optional(),
 });
 export type LoginRequest = z.infer<typeof loginRequestSchema>;
 
@@ -52,6 +64,8 @@ export const loginReplySchema = z.object({
   expiresAfterMs: z.number().int().positive(),
   /** The session's broker identity for the client key (only the client has its seed). */
   brokerJwt: z.string().max(8192).optional(),
+  /** A device cookie for this user, sealed like the token: open with deviceCookieAad(node, sessionId). */
+  deviceCookie: sealedSchema.optional(),
 });
 export type LoginReply = z.infer<typeof loginReplySchema>;
 
@@ -73,6 +87,11 @@ export type VerifyReply = z.infer<typeof verifyReplySchema>;
 /** Binds a sealed token to the node and session it was issued for. */
 export function tokenAad(authNode: string, sessionId: string): string {
   return `login|${authNode}|${sessionId}`;
+}
+
+/** Binds a sealed device cookie to the node and session it was issued with. */
+export function deviceCookieAad(authNode: string, sessionId: string): string {
+  return `device-cookie|${authNode}|${sessionId}`;
 }
 
 export const authLogin = declare({

@@ -5,10 +5,12 @@
  */
 import { fromPublic } from "@nats-io/nkeys";
 import type { Actor } from "../runtime/actor.js";
+import { actorPasswordOf } from "../runtime/identity.js";
 import { ChorusError } from "../../wire/errors.js";
 import { checkUserName, userKey } from "./names.js";
 import { HashLimiter, verifyPassword } from "./passwords.js";
 import {
+  deviceCookieAad,
   tokenAad,
   type BeatReply,
   type LoginReply,
@@ -18,9 +20,8 @@ import {
 import type { SessionCredentials } from "../../wire/session.js";
 import { checkPublicKey, sealTo } from "../../wire/seal.js";
 import { brokerKeys, sessionJwt, type BrokerKeys } from "../runtime/broker-auth.js";
-import { actorPasswordOf } from "../runtime/identity.js";
 import { SessionTable, type Session } from "./sessions.js";
-import { FailureThrottle } from "./throttle.js";
+import { DeviceCookies, LoginThrottle } from "./device-cookie.js";
 import type { UserStore } from "./users.js";
 
 /** A client key must be a real user nkey (its checksum too): a JWT is minted for it. */
@@ -34,7 +35,8 @@ function checkClientKey(key: string): void {
 
 export class AuthService {
   readonly sessions: SessionTable;
-  private readonly throttle = new FailureThrottle();
+  /** Failed logins, per user name, or per device cookie for devices that logged in before. */
+  private readonly throttle: LoginThrottle;
   private readonly limiter = new HashLimiter();
   /** Claimed logins still hashing (each holds its slot). */
   private pending = 0;
@@ -49,7 +51,13 @@ export class AuthService {
     const { heartbeatMs, missedBeats } = actor.config;
     this.sessions = new SessionTable(heartbeatMs * missedBeats);
     this.keys = brokerKeys(actorPasswordOf(actor.config));
-    actor.setLoad(() => this.sessions.size + this.pending);
+    this.throttle = new LoginThrottle(new DeviceCookies(actorPasswordOf(actor.config)));
+    // Sessions are real users; a claimed login still checking its password is
+    // unproven (anyone may send one), so it cannot make the node full alone.
+    actor.setLoad(
+      () => this.sessions.size,
+      () => this.pending,
+    );
   }
 
   async login(req: LoginRequest): Promise<LoginReply> {
@@ -58,12 +66,12 @@ export class AuthService {
     const key = userKey(checkUserName(req.user));
     checkPublicKey(req.publicKey);
     checkClientKey(req.clientKey);
-    this.throttle.check(key);
+    const trust = this.throttle.check(key, req.deviceCookie);
     // A claimed login holds its slot while it hashes; an unclaimed one takes a
     // slot only if one is free when it succeeds, so failing logins (a flood of
     // guesses) never make the node look full.
     const claimed = actor.consumeClaim(req.claim);
-    const noRoom = (): boolean => !claimed && actor.load() >= actor.capacity;
+    const noRoom = (): boolean => !claimed && !actor.hasRoom();
     if (noRoom()) throw new ChorusError("NO_ROOM", "auth node is full: ask the prime for another");
     if (claimed) this.pending++;
     let opened = false;
@@ -72,17 +80,19 @@ export class AuthService {
       const row = await this.store.find(key);
       const ok = await this.limiter.run(() => verifyPassword(row?.hash, req.password), claimed);
       if (!ok || !row) {
-        this.throttle.fail(key);
+        this.throttle.fail(trust);
         actor.log.info("login refused");
         throw new ChorusError("UNAUTHORIZED", "wrong user name or password");
       }
-      this.throttle.succeed(key);
+      this.throttle.succeed(trust);
       if (noRoom())
         throw new ChorusError("NO_ROOM", "auth node is full: ask the prime for another");
       const { session, token } = this.sessions.open(key, row.name, req.clientKey);
       try {
         const sealed = sealTo(req.publicKey, token, tokenAad(actor.id, session.id));
         const brokerJwt = await this.renewBrokerIdentity(session);
+        const cookie = this.throttle.cookies.issue(key);
+        const deviceCookie = sealTo(req.publicKey, cookie, deviceCookieAad(actor.id, session.id));
         opened = true;
         actor.log.info("logged in", { user: row.name, session: session.id });
         return {
@@ -92,6 +102,7 @@ export class AuthService {
           beatMs: actor.config.heartbeatMs,
           expiresAfterMs: this.sessions.expiresAfterMs,
           brokerJwt,
+          deviceCookie,
         };
       } catch (err) {
         this.sessions.drop(session.id);

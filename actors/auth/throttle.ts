@@ -9,6 +9,9 @@
  * Names are counted whether or not the user exists (no enumeration), and the
  * table is bounded (`maxEntries`, oldest dropped first) so random names
  * cannot grow it without end. Counted per auth node.
+ *
+ * Which record a login is counted under — its user name's, or its device's
+ * when it brings a valid device cookie — is decided in device-cookie.ts.
  */
 import { ChorusError } from "../../wire/errors.js";
 
@@ -40,6 +43,8 @@ export class FailureThrottle {
   constructor(
     private readonly rule: ThrottleRule = defaultThrottleRule,
     private readonly now: () => number = Date.now,
+    /** Whose failures these are, in the RATE_LIMITED message. */
+    private readonly whose = "for this user",
   ) {}
 
   /** Throws RATE_LIMITED while `key` is locked. */
@@ -50,7 +55,7 @@ export class FailureThrottle {
     if (wait > 0) {
       throw new ChorusError(
         "RATE_LIMITED",
-        `too many failed logins for this user; try again in ${Math.ceil(wait / 1000)} s`,
+        `too many failed logins ${this.whose}; try again in ${Math.ceil(wait / 1000)} s`,
       );
     }
   }

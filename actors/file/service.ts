@@ -91,7 +91,7 @@ export class FileService {
     if (this.publishing.overloaded()) {
       throw new ChorusError("NO_ROOM", "file node is overloaded; try another");
     }
-    if (!actor.consumeClaim(req.claim) && actor.load() >= actor.capacity) {
+    if (!actor.consumeClaim(req.claim) && !actor.hasRoom()) {
       throw new ChorusError("NO_ROOM", "file node is full");
     }
     this.opening++;

@@ -38,6 +38,8 @@ const drainMs = 200;
 
 /** How long a claimed slot is held for a client that has not arrived yet. */
 export const claimTtlMs = 5000;
+/** Claims a node remembers beyond its capacity (oldest forgotten first), so a flood cannot grow the table. */
+const extraClaims = 256;
 
 export class Actor {
   readonly config: ChorusConfig;
@@ -54,6 +56,7 @@ export class Actor {
   private beatTimer?: NodeJS.Timeout;
   private readonly claims = new Map<string, number>();
   private loadOf: () => number = () => 0;
+  private unprovenOf: () => number = () => 0;
   private readonly stopHooks: Array<() => Promise<void> | void> = [];
   private readonly stopped: Promise<string>;
   private resolveStopped!: (reason: string) => void;
@@ -118,14 +121,43 @@ export class Actor {
     this.log.info("started", { owner: this.owner, host: this.host, pid: process.pid });
   }
 
-  /** The node's load is what `load` returns plus slots claimed but not yet used. */
-  setLoad(load: () => number): void {
+  /**
+   * What the node's kind counts: `load`, slots real users hold (sessions,
+   * streams); `unproven`, slots held for work anyone can start (a login
+   * still checking its password).
+   */
+  setLoad(load: () => number, unproven: () => number = () => 0): void {
     this.loadOf = load;
+    this.unprovenOf = unproven;
   }
 
+  /**
+   * The load the node publishes and the prime places by. Unproven slots —
+   * claims nobody has used yet, and unproven work — count only up to
+   * `capacity − 1`: only a real user can make a node full. A stranger with
+   * the listener password can ask the prime for assignments all day (each
+   * one a claim) without making it spawn a single node: the flood keeps
+   * landing on a node that still shows room, and every node the prime
+   * spawns holds at least one real user. Up to `capacity − 1` claims still
+   * reserve strictly, so a burst of real users spreads as before; beyond
+   * that a node with no real user gives out more claims than it has room,
+   * and whoever arrives once its slots are really taken gets NO_ROOM and
+   * asks the prime again (see consumeClaim).
+   */
   load(): number {
     this.expireClaims();
-    return this.loadOf() + this.claims.size;
+    const unproven = this.unprovenOf() + this.claims.size;
+    return this.loadOf() + Math.min(unproven, Math.max(0, this.capacity - 1));
+  }
+
+  /** Slots really taken: by real users, and by unproven work under way (not by claims). */
+  private taken(): number {
+    return this.loadOf() + this.unprovenOf();
+  }
+
+  /** Room for one more user who comes without a usable claim. */
+  hasRoom(): boolean {
+    return this.load() < this.capacity && this.taken() < this.capacity;
   }
 
   serve<Req extends z.ZodType, Rep extends z.ZodType>(
@@ -150,14 +182,23 @@ export class Actor {
     if (this.load() >= this.capacity) throw new ChorusError("NO_ROOM", "node is full");
     const claim = randomBytes(12).toString("base64url");
     this.claims.set(claim, Date.now() + claimTtlMs);
+    for (const oldest of this.claims.keys()) {
+      if (this.claims.size <= this.capacity + extraClaims) break;
+      this.claims.delete(oldest);
+    }
     this.beat();
     return { claim };
   }
 
-  /** Turn a claim into real load; false when it is unknown or expired. */
+  /**
+   * Use a claim: true when it is known, unexpired, and a slot is really
+   * free (claims can outnumber the free slots: see load()). The caller then
+   * counts the slot as its own load at once.
+   */
   consumeClaim(claim: string | undefined): boolean {
     this.expireClaims();
-    return claim !== undefined && this.claims.delete(claim);
+    if (claim === undefined || !this.claims.delete(claim)) return false;
+    return this.taken() < this.capacity;
   }
 
   private expireClaims(): void {
@@ -206,7 +247,7 @@ export class Actor {
     let idleSince = Date.now();
     const timer = setInterval(
       () => {
-        if (this.load() > 0) {
+        if (this.load() > 0 || this.taken() > 0) {
           idleSince = Date.now();
         } else if (Date.now() - idleSince >= idleMs) {
           void this.stop("idle");

@@ -9,6 +9,7 @@ import { chooseOutput } from "../../client/audio/choose.js";
 import type { AudioOutput } from "../../client/audio/output.js";
 import type { FlagValues } from "../command.js";
 import { getCredentials, type Credentials } from "../credentials.js";
+import { FileDeviceCookies } from "../../client/device-cookies.js";
 import { findFileSource } from "../../client/file-source.js";
 import { Player, type PlayerOptions } from "../../client/player.js";
 import type { SongInfo } from "../../client/source.js";
@@ -32,7 +33,16 @@ export async function startPlayer(
   output: AudioOutput,
   extra: Partial<PlayerOptions> = {},
 ): Promise<Player> {
-  return Player.start({ config, credentials, output, findSource: findFileSource, ...extra });
+  // Device cookies persist in the data folder: this machine stays trusted across runs.
+  const devices = new FileDeviceCookies(path.join(config.data, "device-cookies.json"));
+  return Player.start({
+    config,
+    credentials,
+    output,
+    findSource: findFileSource,
+    devices,
+    ...extra,
+  });
 }
 
 export async function loginFromFlags(

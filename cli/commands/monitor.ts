@@ -8,7 +8,7 @@ import { connectBroker } from "../../actors/runtime/connect.js";
 import type { Command } from "../command.js";
 import { printable } from "../printable.js";
 
-const secretKey = /pass|token|secret|claim/i;
+const secretKey = /pass|token|secret|claim|cookie/i;
 
 /**
  * The body as one line of JSON with every value under a secret-looking key

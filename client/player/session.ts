@@ -9,6 +9,7 @@ import type { ChorusConfig } from "../../actors/runtime/config.js";
 import { ChorusError } from "../../wire/errors.js";
 import { UserSession } from "../auth.js";
 import type { ClientIdentity } from "../identity.js";
+import { MemoryDeviceCookies, type DeviceCookieJar } from "../device-cookies.js";
 import { Deadline, retry } from "../retry.js";
 import type { Source } from "../source.js";
 import type { Credentials, SourceContext, SourceFinder } from "./types.js";
@@ -43,6 +44,8 @@ export class SessionKeeper {
     private readonly config: ChorusConfig,
     private readonly findSource: SourceFinder,
     private readonly events: SessionEvents,
+    /** The device cookies of this player's logins: a re-login is trusted as its first was. */
+    private readonly devices: DeviceCookieJar = new MemoryDeviceCookies(),
   ) {}
 
   /** The user's name as stored once logged in, else as given. */
@@ -77,6 +80,7 @@ export class SessionKeeper {
     const session = await UserSession.login(this.connection(), user, password, {
       deadline,
       identity: this.identity,
+      devices: this.devices,
       onExpired: (reason) => {
         if (!this.closed && this.session === session) this.events.ended(reason);
       },

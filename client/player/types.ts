@@ -10,6 +10,7 @@ import type { JitterOptions } from "../audio/jitter.js";
 import type { AudioOutput } from "../audio/output.js";
 import type { OutputClockOptions } from "../audio/output-clock.js";
 import type { UserSession } from "../auth.js";
+import type { DeviceCookieJar } from "../device-cookies.js";
 import type { Deadline } from "../retry.js";
 import type { SongInfo, Source } from "../source.js";
 
@@ -46,6 +47,8 @@ export interface PlayerOptions {
   name?: string;
   /** Relay what is played so others can join (P2P, client/p2p/host.ts); default true. */
   host?: boolean;
+  /** Where the device cookies of its logins are kept (default: in memory, for this player only). */
+  devices?: DeviceCookieJar;
 }
 
 /** What a P2P host relays (client/p2p/host.ts). */
