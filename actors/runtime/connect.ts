@@ -11,6 +11,7 @@ import {
 import type { ChorusConfig } from "./config.js";
 import { ChorusError } from "../../wire/errors.js";
 import { actorInboxPrefix } from "../../wire/ids.js";
+import { brokerWantsTls, clientTls, untrustedBroker } from "../../broker/tls.js";
 import { actorPasswordOf } from "./identity.js";
 import type { Logger } from "./log.js";
 
@@ -35,9 +36,10 @@ export async function connectBroker(
   role: BrokerRole,
   name: string,
   log?: Logger,
-  options: { reconnect?: boolean; timeoutMs?: number } = {},
+  options: { reconnect?: boolean; timeoutMs?: number; tls?: boolean } = {},
 ): Promise<NatsConnection> {
   const pass = role === "actor" ? actorPasswordOf(config) : config.listenerPassword;
+  const tls = clientTls(config, serversOf(config), options.tls);
   let nc: NatsConnection;
   try {
     nc = await connect({
@@ -51,11 +53,16 @@ export async function connectBroker(
       timeout: options.timeoutMs ?? 3000,
       // Our own presence beats detect dead peers; this only catches half-open sockets.
       pingInterval: 10_000,
+      tls,
       // Replies to actors go where listeners (who may read `_INBOX.>`) cannot subscribe.
       // (actorInboxPrefix: the broker keeps listeners out of it.)
       ...(role === "actor" ? { inboxPrefix: actorInboxPrefix } : {}),
     });
   } catch (err) {
+    if (brokerWantsTls(err, tls))
+      return connectBroker(config, role, name, log, { ...options, tls: true });
+    const untrusted = untrustedBroker(config, err, tls);
+    if (untrusted) throw untrusted;
     const message = (err as Error).message;
     if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
       const hint =
