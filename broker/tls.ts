@@ -79,7 +79,7 @@ export function caKeyOf(secret: string): KeyObject {
 
 /** The CA's name: the same on every machine of a deployment, different between deployments. */
 const spkiOf = (key: KeyObject): Buffer =>
-  createPublicKey(key).export({ type: "spki", format: "der" });
+  (key.type === "public" ? key : createPublicKey(key)).export({ type: "spki", format: "der" });
 
 function caNameOf(key: KeyObject): string {
   const spki = spkiOf(key);
