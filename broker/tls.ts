@@ -411,7 +411,13 @@ export function clientTls(
   servers: string[],
   force = false,
 ): TlsOptions | undefined {
-  const hosts = servers.map((s) => new URL(s.includes("://") ? s : `nats://${s}`).hostname);
+  const hosts = servers.map((s) => {
+    try {
+      return new URL(s.includes("://") ? s : `nats://${s}`).hostname;
+    } catch {
+      return s; // nats.js will say what is wrong with it; until then it counts as remote.
+    }
+  });
   if (!force && !hosts.some((host) => usesTls(config, host))) return undefined;
   const options: TlsOptions & { checkServerIdentity(): undefined } = {
     ca: caCertificatePem(config),
