@@ -59,6 +59,7 @@ export async function connectBroker(
       ...(role === "actor" ? { inboxPrefix: actorInboxPrefix } : {}),
     });
   } catch (err) {
+    // A broker on every address asks its loopback clients for TLS too: again, with the CA.
     if (brokerWantsTls(err, tls))
       return connectBroker(config, role, name, log, { ...options, tls: true });
     const untrusted = untrustedBroker(config, err, tls);
