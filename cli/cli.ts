@@ -13,6 +13,8 @@ const commonUsage = `Common options (also as environment variables, see the READ
   --data DIR         data folder (CHORUS_DATA, default ./.chorus)
   --music DIR        music folder (CHORUS_MUSIC, default ./music)
   --config FILE      JSON config file (CHORUS_CONFIG)
+  --ca FILE          the deployment's CA certificate, for a machine without the
+                     actor secret (CHORUS_CA; a copy of DATA/tls/ca.pem)
   -h, --help         this help`;
 
 function mainHelp(): string {

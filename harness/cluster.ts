@@ -84,9 +84,11 @@ export class LoopbackMachines {
 
   private constructor(
     private readonly ports: Record<LoopbackMachine, { client: number; cluster: number }>,
+    private readonly defaults: Partial<ChorusConfig>,
   ) {}
 
-  static async create(): Promise<LoopbackMachines> {
+  /** Three machines; `defaults` go into every machine's config (e.g. `tls: "on"`). */
+  static async create(defaults: Partial<ChorusConfig> = {}): Promise<LoopbackMachines> {
     const ports = {} as Record<LoopbackMachine, { client: number; cluster: number }>;
     const taken = new Set<number>();
     const fresh = async (): Promise<number> => {
@@ -101,7 +103,12 @@ export class LoopbackMachines {
     for (const m of ["a", "b", "c"] as const) {
       ports[m] = { client: await fresh(), cluster: await fresh() };
     }
-    return new LoopbackMachines(ports);
+    return new LoopbackMachines(ports, defaults);
+  }
+
+  /** A machine's client and cluster ports on 127.0.0.1. */
+  portsOf(machine: LoopbackMachine): { client: number; cluster: number } {
+    return this.ports[machine];
   }
 
   hostId(machine: LoopbackMachine): string {
@@ -116,6 +123,7 @@ export class LoopbackMachines {
       clusterListen: `127.0.0.1:${cluster}`,
       peers: machine === "a" ? [] : [`127.0.0.1:${this.ports.a.cluster}`],
       monitorPort: 0,
+      ...this.defaults,
       ...overrides,
     });
   }

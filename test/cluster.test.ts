@@ -7,6 +7,7 @@
 import { expect } from "chai";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { NodeView } from "../wire/presence.js";
 import { pcmOf, writeTone } from "../harness/fixtures/file.js";
 import { ThreeMachines } from "../harness/cluster.js";
@@ -15,6 +16,7 @@ import { dropBoundMs, type ChorusProcess } from "../harness/system.js";
 import { waitFor } from "../harness/wait.js";
 
 const why = netnsUnavailable();
+const wireProbe = fileURLToPath(new URL("../harness/wire-probe.js", import.meta.url));
 const song = "long-song.wav";
 const planeOnly = "plane-only.wav";
 /** The prime's machine runs 2 nodes (an auth and a file node of one stream); the plane's 4. */
@@ -83,6 +85,40 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
       async () => (await pcmOf(synced).catch(() => Buffer.alloc(0))).equals(original),
       "the synced song to be complete",
     );
+  });
+
+  it("encrypts what crosses between hosts: routes and client ports take TLS only, routes verify their peer, a player's machine needs the CA certificate", async () => {
+    const tls = (host: typeof m.prime, file: string): string =>
+      path.join(m.config(host).data, "tls", file);
+    /** harness/wire-probe.ts run on the listener's host, against the prime's. */
+    const probe = async (...args: string[]): Promise<Record<string, unknown>> => {
+      const proc = m.runScript(m.listener, wireProbe, args);
+      expect(await proc.exited, proc.output()).to.equal(0);
+      return JSON.parse(proc.output().trim().split("\n").pop() ?? "") as Record<string, unknown>;
+    };
+    const prime = m.prime.address;
+    // In clear, the route port answers nothing (TLS from the first byte) and the client port
+    // asks for TLS; a CONNECT in clear ends either.
+    expect(await probe("plain", "route", prime, "6222")).to.deep.equal({ reply: "", closed: true });
+    const client = await probe("plain", "client", prime, "4222");
+    expect(client.info).to.include({ tls_required: true });
+    expect(client.closed).to.equal(true);
+    // The route port wants a certificate from the deployment's CA: the listener host's is taken.
+    const ca = tls(m.listener, "ca.pem");
+    const bare = await probe("tls", "route", prime, "6222", ca);
+    expect(bare.handshake).to.match(/ALERT_BAD_CERTIFICATE|ALERT_CERTIFICATE_REQUIRED/);
+    const own = [tls(m.listener, "broker.pem"), tls(m.listener, "broker-key.pem")];
+    expect((await probe("tls", "route", prime, "6222", ca, ...own)).handshake).to.equal("ok");
+    // A player's machine without the secret: nothing without the CA certificate, all with a copy.
+    const player = { data: path.join(m.sys.root, "player"), actorPassword: undefined };
+    const blind = m.on(m.listener, ["nodes", "--json"], player);
+    expect(await blind.exited).not.to.equal(0);
+    expect(blind.output()).to.include("--ca");
+    const caFile = tls(m.prime, "ca.pem");
+    const seeing = m.on(m.listener, ["nodes", "--json"], { ...player, caFile });
+    expect(await seeing.exited, seeing.output()).to.equal(0);
+    const kinds = (JSON.parse(seeing.output()) as NodeView[]).map((n) => n.kind);
+    expect(kinds).to.include.members(["prime", "plane"]);
   });
 
   it("spills streams to the plane's machine and spreads logins over both", async () => {

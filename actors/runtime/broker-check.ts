@@ -15,6 +15,7 @@ import {
 import type { ChorusConfig } from "./config.js";
 import { connectBroker, listenAddress, serversOf } from "./connect.js";
 import { ChorusError } from "../../wire/errors.js";
+import { brokerWantsTls } from "../../broker/tls.js";
 
 function notChorus(config: ChorusConfig, problem: string, fix?: string): ChorusError {
   const other = listenAddress(config).port + 1;
@@ -79,6 +80,10 @@ async function answersNats(config: ChorusConfig): Promise<boolean> {
     await nc.close();
     return true;
   } catch (err) {
-    return err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError;
+    return (
+      err instanceof AuthorizationError ||
+      err instanceof UserAuthenticationExpiredError ||
+      brokerWantsTls(err, undefined)
+    );
   }
 }

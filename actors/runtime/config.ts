@@ -54,6 +54,17 @@ export const configSchema = z.object({
    * makes the broker a cluster member; with peers alone it is 0.0.0.0:6222.
    */
   clusterListen: z.string(),
+  /**
+   * TLS on client connections: `auto` when the broker listens on (or a
+   * client connects to) a non-loopback address; `on` on loopback too.
+   * Cluster routes always use TLS.
+   */
+  tls: z.enum(["auto", "on"]),
+  /**
+   * The deployment's CA certificate, for a machine without the actor
+   * secret (a player's): a copy of DATA/tls/ca.pem from a broker's machine.
+   */
+  caFile: z.string().min(1).optional(),
 });
 export type ChorusConfig = z.infer<typeof configSchema>;
 
@@ -72,6 +83,7 @@ export const defaultConfig: ChorusConfig = {
   syncIntervalMs: 10_000,
   peers: [],
   clusterListen: "",
+  tls: "auto",
 };
 
 type Key = keyof ChorusConfig;
@@ -96,6 +108,8 @@ export const settings: ReadonlyArray<{ key: Key; flag?: string; env: string; kin
   { key: "syncIntervalMs", flag: "sync-interval-ms", env: "CHORUS_SYNC_INTERVAL_MS", kind: "int" },
   { key: "peers", flag: "peers", env: "CHORUS_PEERS", kind: "list" },
   { key: "clusterListen", flag: "cluster-listen", env: "CHORUS_CLUSTER_LISTEN", kind: "string" },
+  { key: "tls", flag: "tls", env: "CHORUS_TLS", kind: "string" },
+  { key: "caFile", flag: "ca", env: "CHORUS_CA", kind: "string" },
 ];
 
 /** Flag definitions for node's util.parseArgs, shared by every command. */
@@ -160,5 +174,10 @@ export function loadConfig(
     throw new ChorusError("BAD_REQUEST", `bad configuration: ${where}: ${issue?.message}`);
   }
   const config = result.data;
-  return { ...config, data: path.resolve(config.data), music: path.resolve(config.music) };
+  return {
+    ...config,
+    data: path.resolve(config.data),
+    music: path.resolve(config.music),
+    ...(config.caFile ? { caFile: path.resolve(config.caFile) } : {}),
+  };
 }

@@ -19,7 +19,8 @@ import { ChorusError } from "../../wire/errors.js";
 import { actorInboxPrefix } from "../../wire/ids.js";
 import { publicInboxPrefix } from "../../wire/permissions.js";
 import { actorJwt, brokerKeys, publicJwt } from "./broker-auth.js";
-import { actorPasswordOf } from "./identity.js";
+import { brokerWantsTls, clientTls, untrustedBroker } from "../../broker/tls.js";
+import { actorPasswordOf, knownActorSecret } from "./identity.js";
 import type { Logger } from "./log.js";
 
 export type BrokerRole = "actor" | "listener";
@@ -37,10 +38,6 @@ export function listenerTokenFile(config: ChorusConfig): string {
   return path.join(config.data, "listener.jwt");
 }
 
-function knowsActorSecret(config: ChorusConfig): boolean {
-  return config.actorPassword !== undefined || existsSync(path.join(config.data, "actor.secret"));
-}
-
 /** The identity of a role: made from the actor secret where it is known. */
 export async function roleIdentity(
   config: ChorusConfig,
@@ -56,7 +53,8 @@ export async function roleIdentity(
     };
   }
   let token = config.listenerToken;
-  if (knowsActorSecret(config)) token = await publicJwt(brokerKeys(actorPasswordOf(config)));
+  const secret = knownActorSecret(config);
+  if (secret) token = await publicJwt(brokerKeys(secret));
   else if (!token && existsSync(listenerTokenFile(config))) {
     token = readFileSync(listenerTokenFile(config), "utf8").trim();
   }
@@ -90,6 +88,8 @@ export function listenAddress(config: ChorusConfig): { host: string; port: numbe
 export interface ConnectOptions {
   reconnect?: boolean;
   timeoutMs?: number;
+  /** TLS to the broker (default: off loopback, see broker/tls.ts). */
+  tls?: boolean;
 }
 
 export async function connectBroker(
@@ -109,6 +109,7 @@ export async function connectAs(
   log?: Logger,
   options: ConnectOptions = {},
 ): Promise<NatsConnection> {
+  const tls = clientTls(config, serversOf(config), options.tls);
   let nc: NatsConnection;
   try {
     nc = await connect({
@@ -122,8 +123,14 @@ export async function connectAs(
       timeout: options.timeoutMs ?? 3000,
       // Our own presence beats detect dead peers; this only catches half-open sockets.
       pingInterval: 10_000,
+      tls,
     });
   } catch (err) {
+    // A broker on every address asks its loopback clients for TLS too: again, with the CA.
+    if (brokerWantsTls(err, tls))
+      return connectAs(config, identity, name, log, { ...options, tls: true });
+    const untrusted = untrustedBroker(config, err, tls);
+    if (untrusted) throw untrusted;
     const message = (err as Error).message;
     if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
       throw new ChorusError(

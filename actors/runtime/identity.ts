@@ -46,14 +46,26 @@ export function hostIdOf(config: ChorusConfig): string {
   return config.hostId ?? readOrCreate(path.join(config.data, "host-id"), () => newId("host"));
 }
 
+const actorSecretFile = (config: ChorusConfig): string => path.join(config.data, "actor.secret");
+
 /** The actor role's broker password: configured, or generated once per data folder. */
 export function actorPasswordOf(config: ChorusConfig): string {
   return (
     config.actorPassword ??
-    readOrCreate(
-      path.join(config.data, "actor.secret"),
-      () => randomBytes(24).toString("base64url"),
-      0o600,
-    )
+    readOrCreate(actorSecretFile(config), () => randomBytes(24).toString("base64url"), 0o600)
   );
+}
+
+/**
+ * The actor secret if this machine holds one (configured, or in the data
+ * folder), without generating it: a player-only machine has none.
+ */
+export function knownActorSecret(config: ChorusConfig): string | undefined {
+  if (config.actorPassword) return config.actorPassword;
+  try {
+    return readFileSync(actorSecretFile(config), "utf8").trim() || undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    return undefined;
+  }
 }
