@@ -295,7 +295,13 @@ describe("TLS between machines", function () {
     it("logs in and plays a song bit-exact over TLS on a player's machine that holds only the CA certificate", async () => {
       const caFile = path.join(m.sys.root, "copied-ca.pem");
       copyFileSync(fileOf("c", "ca.pem"), caFile);
-      const player = { data: path.join(m.sys.root, "player"), actorPassword: undefined };
+      // The public listener token, copied from a broker machine like the CA certificate.
+      const listenerToken = readFileSync(path.join(m.config("c").data, "listener.jwt"), "utf8");
+      const player = {
+        data: path.join(m.sys.root, "player"),
+        actorPassword: undefined,
+        listenerToken,
+      };
       const out = path.join(m.sys.root, "played.wav");
       const args = ["play", song, "--out", out, "--user", "Someone"];
       const env = { CHORUS_PASSWORD: "password123" };
