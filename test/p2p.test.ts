@@ -6,12 +6,13 @@
  */
 import { at } from "../wire/contract.js";
 import { newHostKeys } from "../client/p2p/keys.js";
-import { primeHost, primeHosts, primeJoin, signPresence } from "../wire/p2p.js";
+import { defaultBacklogMs, primeHost, primeHosts, primeJoin, signPresence } from "../wire/p2p.js";
 import { UserSession } from "../client/auth.js";
 import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
-import { createInbox } from "@nats-io/transport-node";
+import { createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import type { ChorusConfig } from "../actors/runtime/config.js";
+import type { Session } from "../wire/session.js";
 import { call } from "../actors/runtime/endpoint.js";
 import { encodeFrame, relayFramesPerHost, relayStreamName, type RelayHeader } from "../wire/p2p.js";
 import { subjects } from "../wire/subjects.js";
@@ -289,39 +290,49 @@ describe("P2P relay: hosting and joining (real system)", function () {
         .that.match(/Permissions Violation for Publish to "\$JS\.API\.CONSUMER\./);
     });
 
+    /** A host of our own making: registered at the prime with `session`, beating as `user` until listed. */
+    async function fakeHost(
+      nc: NatsConnection,
+      session: Session,
+      id: string,
+      user: string,
+    ): Promise<{ keys: ReturnType<typeof newHostKeys>; listed: HostView }> {
+      const keys = newHostKeys();
+      await call(nc, at(primeHost), { session, id, key: keys.publicKey });
+      const beat = (): void =>
+        nc.publish(
+          subjects.hostPresence(id),
+          signPresence(
+            {
+              v: 1,
+              id,
+              user,
+              status: "up",
+              state: "playing",
+              song: { id: "x", title: "Fake", file: "x.wav", duration: 60 },
+              position: 1,
+              listeners: 0,
+              depth: 0,
+              intervalMs: 300,
+              at: Date.now(),
+            },
+            keys.privateKey,
+          ),
+        );
+      const listed = await waitFor(async () => {
+        beat();
+        return (await call(nc, at(primeHosts), {})).find((h) => h.id === id);
+      }, `host ${id} to be listed`);
+      return { keys, listed };
+    }
+
     it("a host whose beats claim another user's name is shown and joined as its session's user", async () => {
       const real = await hosting("long-cd.wav");
       const nc = await sys.connect("listener");
       const impostor = await UserSession.login(nc, "AnotherUser", "password123");
       try {
         const session = { authNode: impostor.authNode, ...impostor.credentials() };
-        const keys = newHostKeys();
-        const id = "himpostor1";
-        await call(nc, at(primeHost), { session, id, key: keys.publicKey });
-        const beat = (): void =>
-          nc.publish(
-            subjects.hostPresence(id),
-            signPresence(
-              {
-                v: 1,
-                id,
-                user: "Someone",
-                status: "up",
-                state: "playing",
-                song: { id: "x", title: "Fake", file: "x.wav", duration: 60 },
-                position: 1,
-                listeners: 0,
-                depth: 0,
-                intervalMs: 300,
-                at: Date.now(),
-              },
-              keys.privateKey,
-            ),
-          );
-        const listed = await waitFor(async () => {
-          beat();
-          return (await call(nc, at(primeHosts), {})).find((h) => h.id === id);
-        }, "the impostor's host to be listed");
+        const { listed } = await fakeHost(nc, session, "himpostor1", "Someone");
         expect(listed.user, "shown as").to.equal("AnotherUser");
         // "Someone" names one host only: the real one.
         const joined = await call(nc, at(primeJoin), {
@@ -332,6 +343,40 @@ describe("P2P relay: hosting and joining (real system)", function () {
         expect(joined.host.id).to.equal(real.hostId);
       } finally {
         await impostor.logout();
+      }
+    });
+
+    it("joins a host whose relay frames have deleted ones among them (nats-server 2.9 panicked there)", async () => {
+      const nc = await sys.connect("listener");
+      const user = await UserSession.login(nc, "AnotherUser", "password123");
+      try {
+        const session = { authNode: user.authNode, ...user.credentials() };
+        const id = "hgaps1";
+        const { keys } = await fakeHost(nc, session, id, "AnotherUser");
+        // Another host's frame, then three times the frames the relay keeps per host: this
+        // host's oldest go, leaving deleted sequences inside the stream behind the other's.
+        // (A join's start before them, looked up by time, panicked nats-server 2.9.)
+        nc.publish(subjects.relay("hgapsother"), Buffer.from("another host's frame"));
+        const otherAt = Date.now();
+        // The join starts a backlog before the newest frame: after the other host's frame.
+        await waitFor(() => Date.now() - otherAt > 2 * defaultBacklogMs, "a backlog's time");
+        const format = formats.mono8k;
+        const song = { id: "gaps.wav", title: "Gaps", file: "gaps.wav", duration: 60 };
+        for (let seq = 0; seq < 3 * relayFramesPerHost; seq++) {
+          const header = { v: 1, host: id, seq, epoch: 0, state: "playing", song, format } as const;
+          const frame = { ...header, byte: seq * 2, at: Date.now(), depth: 0 };
+          nc.publish(subjects.relay(id), encodeFrame(frame, Buffer.alloc(2), keys.privateKey));
+        }
+        await nc.flush();
+        const jsm = await jetstreamManager(await sys.connect("actor"));
+        const { state } = await jsm.streams.info(relayStreamName);
+        expect(state.num_deleted, "deleted frames inside the relay").to.be.at.least(1);
+        const joined = await call(nc, at(primeJoin), { session, host: id, deliver: createInbox() });
+        expect(joined.host.id).to.equal(id);
+        expect(joined.last?.seq).to.equal(3 * relayFramesPerHost - 1);
+        expect(sys.broker?.process.exitCode, "the broker still runs").to.equal(null);
+      } finally {
+        await user.logout();
       }
     });
 
