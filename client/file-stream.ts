@@ -11,7 +11,7 @@
  * async iterator through client/stream.ts.
  */
 import { at } from "../wire/contract.js";
-import { fileControl, filePlay } from "../wire/file.js";
+import { endedByNode, fileControl, filePlay } from "../wire/file.js";
 import { type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { call } from "../actors/runtime/endpoint.js";
 import { ChorusError } from "../wire/errors.js";
@@ -219,15 +219,22 @@ export class FileNodeStream implements OpenedStream {
     op: { op: "pause" | "resume" | "stop" } | { op: "seek"; at: number },
   ): Promise<ControlReply> {
     const run = (): Promise<ControlReply> =>
-      call(
-        this.nc,
-        at(fileControl, this.node),
-        { ...op, session: this.session, streamId: this.id } satisfies ControlRequest,
-        this.controlTimeoutMs,
-      );
+      this.ask({ ...op, session: this.session, streamId: this.id }, this.controlTimeoutMs);
     const next = this.controlChain.then(run, run);
     this.controlChain = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * One control request. A node that ended the stream itself answers with
+   * why, as its end marker does: whichever comes first ends it here.
+   */
+  private async ask(request: ControlRequest, timeoutMs: number): Promise<ControlReply> {
+    const reply = await call(this.nc, at(fileControl, this.node), request, timeoutMs);
+    if (reply.state === "ended" && reply.end && endedByNode(reply.end)) {
+      this.end({ reason: reply.end, message: reply.message });
+    }
+    return reply;
   }
 
   /** Send the latest position; one report in flight at a time. */
@@ -242,16 +249,8 @@ export class FileNodeStream implements OpenedStream {
       do {
         this.reportAgain = false;
         const frame = this.playedFrame;
-        await call(
-          this.nc,
-          at(fileControl, this.node),
-          {
-            op: "position",
-            session: this.session,
-            streamId: this.id,
-            frame,
-            epoch: this.epoch,
-          } satisfies ControlRequest,
+        await this.ask(
+          { op: "position", session: this.session, streamId: this.id, frame, epoch: this.epoch },
           controlTimeoutMs,
         );
         this.reportedFrame = frame;
@@ -267,7 +266,8 @@ export class FileNodeStream implements OpenedStream {
   }
 
   /**
-   * A report failed. NOT_FOUND: the node no longer has our stream. Anything
+   * A report failed. NOT_FOUND: the node does not know our stream (a stream
+   * it ended itself would have said why, see `ask`). Anything
    * else may be a broker restart in progress: try again each second, and
    * give up only when it lasts `lostAfterMs`.
    */
@@ -353,12 +353,7 @@ export class FileNodeStream implements OpenedStream {
     this.minEpoch = this.epoch + 1;
     const blockAlign = frameBytes(this.reply.format);
     const frame = this.expectedByte / blockAlign;
-    void call(
-      this.nc,
-      at(fileControl, this.node),
-      { op: "sync", session: this.session, streamId: this.id, frame },
-      controlTimeoutMs,
-    )
+    void this.ask({ op: "sync", session: this.session, streamId: this.id, frame }, controlTimeoutMs)
       .then((reply) => this.enterEpoch(reply.epoch, frame * blockAlign))
       .catch((err: unknown) => this.lostNode(err))
       .finally(() => (this.syncing = false));

@@ -5,16 +5,18 @@
  * that gets the song's bytes pushed in order with their byte offset, steers
  * the stream, and reports where playback is.
  */
+import type { EndReason } from "../wire/file.js";
 import type { AudioFormat, Song } from "../wire/media.js";
 import type { Deadline } from "./retry.js";
+
+/** Why a stream ended: the file protocol's reasons (wire/file.ts), which a P2P stream reuses. */
+export type { EndReason };
 
 /**
  * A song as the player knows it: the wire's one song (wire/media.ts), whose
  * format and size a P2P host's frames carry apart from it.
  */
 export type SongInfo = Omit<Song, "format" | "bytes"> & Partial<Pick<Song, "format" | "bytes">>;
-
-export type EndReason = "eos" | "stopped" | "session" | "removed" | "node-stopping" | "error";
 
 /** What a stream pushes to whoever plays it. */
 export interface StreamListener {

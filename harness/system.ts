@@ -3,6 +3,8 @@
  * temporary store and data folder, and `chorus` processes started from the
  * built binary. Everything started is stopped (by PID) in `cleanup()`, which
  * test files call from an `afterEach`/`after` hook so it runs on failure too.
+ * Cleanup fails the suite when its broker exited on its own (a panic) or a
+ * client of it is still connected once everything is stopped.
  */
 import { logIn, type LoginOptions, type UserSession } from "../client/auth.js";
 import { ClientIdentity } from "../client/identity.js";
@@ -17,7 +19,8 @@ import { connectBroker, type BrokerRole } from "../actors/runtime/connect.js";
 import { listNodes } from "../client/registry.js";
 import type { NodeView } from "../wire/presence.js";
 import { startBroker, type Broker } from "../broker/server.js";
-import { pidAlive, waitFor } from "./wait.js";
+import { connectedClients, watchBroker } from "./broker-watch.js";
+import { waitFor } from "./wait.js";
 
 export const chorusBin = fileURLToPath(new URL("../../bin/chorus.js", import.meta.url));
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -62,7 +65,10 @@ export class TestSystem {
   private readonly processes: ChorusProcess[] = [];
   private readonly connections: NatsConnection[] = [];
   private readonly identities: ClientIdentity[] = [];
-  private readonly extraPids = new Set<number>();
+  /** PIDs to kill at cleanup, with their start times (a reused PID is someone else). */
+  private readonly extraPids = new Map<number, string>();
+  /** What cleanup fails with: brokers that crashed. */
+  private readonly crashes: string[] = [];
 
   /** A config whose data folder lives under this system's temporary root. */
   config(name = "prime", overrides: Partial<ChorusConfig> = {}): ChorusConfig {
@@ -78,12 +84,13 @@ export class TestSystem {
   }
 
   async startBroker(port = -1): Promise<Broker> {
-    this.broker = await startBroker({
+    const broker = await startBroker({
       config: this.config("broker"),
       port,
       monitorPort: -1,
       storeDir: path.join(this.root, "broker-store"),
     });
+    this.broker = watchBroker(broker, (crash) => this.crashes.push(crash));
     return this.broker;
   }
 
@@ -197,7 +204,8 @@ export class TestSystem {
 
   /** Remember a PID (a spawned node) so cleanup kills it if it outlives its owner. */
   track(pid: number): void {
-    this.extraPids.add(pid);
+    const started = processStart(pid);
+    if (started !== undefined) this.extraPids.set(pid, started);
   }
 
   /** Everything the `chorus` processes printed, for a failed test's report. */
@@ -213,10 +221,48 @@ export class TestSystem {
     // Ask first, so `chorus up`/`plane` stop the brokers and nodes they started;
     // then make sure, by PID and by our own temporary root.
     await Promise.all(this.processes.splice(0).map((p) => stopWithin(p, 5000)));
-    for (const pid of this.extraPids) if (pidAlive(pid)) process.kill(pid, "SIGKILL");
+    for (const [pid, started] of this.extraPids) {
+      if (processStart(pid) === started) process.kill(pid, "SIGKILL");
+    }
+    const left = await this.stillConnected();
     await this.stopBroker();
     killStartedUnder(this.root);
     rmSync(this.root, { recursive: true, force: true });
+    const problems = [...this.crashes.splice(0)];
+    if (left.length) {
+      problems.push(
+        `still connected to the broker after cleanup: ${left.join(", ")} ` +
+          "(a client the test did not close, which would reconnect forever)",
+      );
+    }
+    if (problems.length) throw new Error(problems.join("\n"));
+  }
+
+  /** Who is still connected to our running broker once everything we started has stopped. */
+  private async stillConnected(): Promise<string[]> {
+    const broker = this.broker;
+    if (!broker?.monitorUrl || broker.process.exitCode !== null || broker.process.signalCode) {
+      return [];
+    }
+    // Every chorus process stops within 2 s (actors/runtime/shutdown.ts); more is slack.
+    return connectedClients(broker.monitorUrl, 5000);
+  }
+}
+
+/**
+ * A process's start time (clock ticks after boot), or undefined when `pid`
+ * is no process now (gone, or a thread's id: killing that kills its whole
+ * process). A PID with another start time has been reused by someone else.
+ */
+function processStart(pid: number): string | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    if (/^Tgid:\s*(\d+)$/m.exec(status)?.[1] !== String(pid)) return undefined;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm)": state is the 3rd field of the line, starttime the 22nd.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }
 

@@ -221,9 +221,8 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
     const file = path.join(config.music, "doomed.wav");
     writeTone(file, 20, { rate: 22050, channels: 1, bits: 16 });
     const pcm = await pcmOf(file);
-    const playback = await play((await login("Someone")).nc, await login("Someone"), "doomed.wav", {
-      node: node.id,
-    });
+    const session = await login("Someone");
+    const playback = await play(session.nc, session, "doomed.wav", { node: node.id });
     const it = playback[Symbol.asyncIterator]();
     const first = (await it.next()).value;
     rmSync(file);
@@ -235,6 +234,14 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
     const end = await playback.ended;
     expect(end.reason).to.equal("removed");
     expect(end.message).to.match(/removed/);
+    // The node knows it too: a report that overtakes the end marker is told the same reason.
+    const reply = await call(session.nc, at(fileControl, node.id), {
+      op: "position",
+      session: { authNode: session.authNode, ...session.credentials() },
+      streamId: playback.streamId,
+      frame: 0,
+    });
+    expect(reply).to.deep.include({ state: "ended", end: "removed", message: end.message });
   });
 
   it("keeps every listener's place across a broker restart", async () => {

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { ChorusConfig } from "../actors/runtime/config.js";
+import { redrawMs } from "../cli/screen/app.js";
 import { chorusBin, type TestSystem } from "../harness/system.js";
 import { Tmux } from "../harness/tmux.js";
 import { waitFor } from "../harness/wait.js";
@@ -89,9 +90,13 @@ describe("chorus player in a terminal (tmux)", function () {
     tmux.keys("Space");
     screen = await tmux.see("‖ paused", "paused");
     const pausedAt = elapsed(screen);
-    // An observation window: the clock shows whole seconds, so watch it for more than one.
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(elapsed(tmux.screen())).to.equal(pausedAt);
+    // An observation window: the clock shows whole seconds, so watch it for one, and the
+    // redraws that would show the next, reading the screen at each redraw meanwhile.
+    const watchUntil = Date.now() + 1000 + 2 * redrawMs;
+    while (Date.now() < watchUntil) {
+      expect(elapsed(tmux.screen()), "the clock while paused").to.equal(pausedAt);
+      await new Promise((r) => setTimeout(r, redrawMs));
+    }
 
     tmux.keys("Space");
     await tmux.see("▶ playing", "playing again");

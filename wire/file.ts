@@ -86,17 +86,40 @@ export const controlRequestSchema = z.discriminatedUnion("op", [
 ]);
 export type ControlRequest = z.infer<typeof controlRequestSchema>;
 
+/** Why a stream ended; `eos` is the normal end of the song. */
+export const endReasons = [
+  "eos",
+  "stopped",
+  "session",
+  "removed",
+  "node-stopping",
+  "error",
+] as const;
+export type EndReason = (typeof endReasons)[number];
+
+/**
+ * The node ended the stream on its own: the listener neither stopped it nor
+ * has the whole song, so an end marker tells it why.
+ */
+export function endedByNode(reason: EndReason): boolean {
+  return reason !== "stopped" && reason !== "eos";
+}
+
 export const controlReplySchema = z.object({
   streamId: z.string(),
   state: z.enum(["playing", "paused", "ended"]),
   /** The listener's position as the node knows it (frame), and the current epoch. */
   frame: z.number().int().min(0),
   epoch: z.number().int().min(0),
+  /**
+   * With state `ended`: why, as the end marker says. A stream the node ended
+   * itself (not stopped, not played to its end) is still answered this way a
+   * while after, so a request that overtakes the marker learns why too.
+   */
+  end: z.enum(endReasons).optional(),
+  message: z.string().max(500).optional(),
 });
 export type ControlReply = z.infer<typeof controlReplySchema>;
-
-/** Why a stream ended; `eos` is the normal end of the song. */
-export type EndReason = "eos" | "stopped" | "session" | "removed" | "node-stopping" | "error";
 
 export interface ChunkHeader {
   v: 1;

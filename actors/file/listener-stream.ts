@@ -17,6 +17,7 @@ import type { Publisher, PublishScheduler } from "./scheduler.js";
 import {
   chunkMs,
   encodeChunk,
+  endedByNode,
   windowChunks,
   type ChunkHeader,
   type ControlReply,
@@ -67,7 +68,8 @@ export class ListenerStream implements Publisher {
   head: number;
   played: number;
   paused = false;
-  ended = false;
+  /** Why it ended, as its end marker says (once it has). */
+  endedAs?: { reason: EndReason; message?: string };
   /** The end-of-song marker of the current epoch went out. */
   eosSent = false;
   private seq = 0;
@@ -130,6 +132,10 @@ export class ListenerStream implements Publisher {
     return this.song.info.frames;
   }
 
+  get ended(): boolean {
+    return this.endedAs !== undefined;
+  }
+
   /** Is this request from the session that started the stream? */
   ownedBy(session: Session): boolean {
     return (
@@ -145,6 +151,7 @@ export class ListenerStream implements Publisher {
       state: this.ended ? "ended" : this.paused ? "paused" : "playing",
       frame: this.played,
       epoch: this.epoch,
+      ...(this.endedAs && { end: this.endedAs.reason, message: this.endedAs.message }),
     };
   }
 
@@ -340,21 +347,21 @@ export class ListenerStream implements Publisher {
    */
   async end(reason: EndReason, message?: string, closeConsumerAfterMs = 1000): Promise<void> {
     if (this.ended) return;
-    this.ended = true;
+    this.endedAs = { reason, message };
     clearTimeout(this.retryTimer);
     this.scheduler.forget(this);
     this.hooks.onEnd(this, reason);
-    if (reason !== "stopped" && reason !== "eos") await this.publishMarker(reason, message);
+    if (endedByNode(reason)) await this.publishMarker(reason, message);
     await this.fd.close().catch(() => undefined);
     const release = async (): Promise<void> => {
       await this.audio.closeConsumer(this.id);
       await this.audio.purge(this.id).catch(() => undefined);
     };
-    if (reason === "stopped" || reason === "eos") {
-      await release();
-    } else {
+    if (endedByNode(reason)) {
       // Let the marker reach the listener before its consumer and chunks go.
       setTimeout(() => void release(), closeConsumerAfterMs).unref();
+    } else {
+      await release();
     }
     this.log.info("stream ended", { stream: this.id, reason, user: this.user });
   }

@@ -14,6 +14,7 @@ import { Catalogue } from "./catalogue.js";
 import { AudioJetStream } from "./jetstream.js";
 import { ListenerStream } from "./listener-stream.js";
 import {
+  endedByNode,
   fileControl,
   filePlay,
   fileSongs,
@@ -25,12 +26,22 @@ import {
   type PlayRequest,
 } from "../../wire/file.js";
 import { PublishWatch } from "./publish-watch.js";
+import { RecentlyEnded } from "./recently-ended.js";
 import { PublishScheduler } from "./scheduler.js";
 import { SessionWatch } from "./session-watch.js";
+
+/**
+ * How long a stream the node ended on its own still answers with why: longer
+ * than a listener goes on reporting after it (its buffer, a silence check,
+ * its retries through a broker restart), with a bound on how many.
+ */
+const endedKeptMs = 60_000;
+const endedKeptMax = 1000;
 
 export class FileService {
   readonly catalogue: Catalogue;
   readonly streams = new Map<string, ListenerStream>();
+  private readonly recentlyEnded = new RecentlyEnded<ListenerStream>(endedKeptMs, endedKeptMax);
   private audio!: AudioJetStream;
   private readonly scheduler = new PublishScheduler();
   private sessions!: SessionWatch;
@@ -141,11 +152,13 @@ export class FileService {
   }
 
   private async control(req: ControlRequest): Promise<ControlReply> {
-    const stream = this.streams.get(req.streamId);
+    const stream = this.streams.get(req.streamId) ?? this.recentlyEnded.get(req.streamId);
     if (!stream) throw new ChorusError("NOT_FOUND", "no such stream (it ended or never began)");
     if (!stream.ownedBy(req.session)) {
       throw new ChorusError("FORBIDDEN", "this stream belongs to another session");
     }
+    // We ended it: say why (its end marker may still be on the way), change nothing.
+    if (stream.ended) return stream.state();
     switch (req.op) {
       case "pause":
         stream.pause();
@@ -181,7 +194,10 @@ export class FileService {
   }
 
   private ended(stream: ListenerStream, reason: EndReason): void {
-    if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
+    if (this.streams.get(stream.id) === stream) {
+      this.streams.delete(stream.id);
+      if (endedByNode(reason)) this.recentlyEnded.add(stream.id, stream);
+    }
     this.actor.beat();
     if (reason === "error") this.actor.log.warn("stream ended by an error", { stream: stream.id });
   }

@@ -21,7 +21,7 @@ import type { Actor } from "../runtime/actor.js";
 import { ChorusError } from "../../wire/errors.js";
 import { at } from "../../wire/contract.js";
 import type { Session } from "../../wire/session.js";
-import { ensureStream, pushConsumer } from "../runtime/streams.js";
+import { ensureStream, pushConsumer, startSeqSince } from "../runtime/streams.js";
 import { checkDeliver, verifySession, type VerifiedSession } from "../runtime/verify-session.js";
 import { subjects } from "../../wire/subjects.js";
 import {
@@ -253,7 +253,7 @@ export class HostTable {
     const binding = this.bindings.get(id);
     if (!binding) throw new ChorusError("NOT_FOUND", `host ${id} is not registered`);
     const backlogMs = req.backlogMs ?? defaultBacklogMs;
-    let lastTime: number | undefined;
+    let lastStored: { seq: number; time: number } | undefined;
     let last: JoinReply["last"];
     let lastEnd: number | undefined;
     try {
@@ -266,7 +266,7 @@ export class HostTable {
           last = frame.header;
           lastEnd = frame.header.byte + frame.pcm.length;
         }
-        lastTime = msg.time.getTime();
+        lastStored = { seq: msg.seq, time: msg.time.getTime() };
       }
     } catch {
       // nothing relayed yet: start with the next frame
@@ -285,12 +285,18 @@ export class HostTable {
         name: consumer,
         deliver_subject: req.deliver,
         filter_subject: subjects.relay(id),
-        ...(lastTime === undefined
+        ...(lastStored === undefined
           ? { deliver_policy: DeliverPolicy.New }
           : {
-              deliver_policy: DeliverPolicy.StartTime,
-              // One more write's worth, so the backlog is whole.
-              opt_start_time: new Date(lastTime - backlogMs - 50).toISOString(),
+              deliver_policy: DeliverPolicy.StartSequence,
+              opt_start_seq: await startSeqSince(
+                this.jsm,
+                relayStreamName,
+                subjects.relay(id),
+                lastStored.seq,
+                // One more write's worth, so the backlog is whole.
+                lastStored.time - backlogMs - 50,
+              ),
             }),
         inactiveMs: 3000,
       }),

@@ -14,6 +14,8 @@ import {
   JetStreamApiError,
   type ConsumerConfig,
   type JetStreamManager,
+  type MsgRequest,
+  type NextMsgRequest,
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
@@ -117,4 +119,60 @@ export function pushConsumer(
     inactive_threshold: nanos(inactiveMs),
     ...config,
   };
+}
+
+/**
+ * Where a consumer on `subject` starts to get what was stored at `since` or
+ * later: the first stream sequence whose next `subject` message is that
+ * recent, found with a few next-message requests (gap-safe). Never the
+ * consumer's `opt_start_time`: nats-server 2.9's memory store turns a time
+ * into a sequence with a binary search that reads deleted sequences, and
+ * the whole server panics (nil dereference in memStore.GetSeqFromTime, fixed
+ * in 2.10.7, nats-server#4853). A stream of several subjects has deleted
+ * sequences inside it once a per-subject limit drops one subject's oldest
+ * messages behind another's: the P2P relay does every few seconds.
+ *
+ * `last` is the sequence of a `subject` message stored at `since` or later.
+ */
+export async function startSeqSince(
+  jsm: JetStreamManager,
+  stream: string,
+  subject: string,
+  last: number,
+  since: number,
+): Promise<number> {
+  return firstSeqWhere(last, async (seq) => {
+    const next: NextMsgRequest = { seq, next_by_subj: subject };
+    // STREAM.MSG.GET takes next_by_subj (nats-server 2.9+); nats.js types it for direct gets only.
+    const msg = await jsm.streams.getMessage(stream, next as unknown as MsgRequest);
+    return !msg || msg.time.getTime() >= since;
+  });
+}
+
+/**
+ * The least sequence from 1 to `last` for which `holds` is true, given that
+ * it is for `last` and, from the first one on, for every later one: steps
+ * back 1, 2, 4… from `last` until it fails, then halves what is left.
+ */
+export async function firstSeqWhere(
+  last: number,
+  holds: (seq: number) => Promise<boolean>,
+): Promise<number> {
+  // holds(hi) is true; holds(lo) is false, or lo is 0 (nothing before hi).
+  let hi = last;
+  let lo = 0;
+  for (let step = 1; hi > 1; step *= 2) {
+    const seq = Math.max(1, last - step);
+    if (!(await holds(seq))) {
+      lo = seq;
+      break;
+    }
+    hi = seq;
+  }
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (await holds(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }

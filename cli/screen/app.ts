@@ -30,6 +30,8 @@ export interface PlayerApi {
 }
 
 export const seekStep = 10;
+/** How often the screen is redrawn when nothing else happens (progress moves). */
+export const redrawMs = 250;
 
 export class PlayerApp {
   private state: ViewState;
@@ -66,7 +68,7 @@ export class PlayerApp {
       else this.redraw();
     });
     // Progress moves even when nothing else happens.
-    this.redrawTimer = setInterval(() => this.redraw(), 250);
+    this.redrawTimer = setInterval(() => this.redraw(), redrawMs);
     this.say(this.player.output, false);
     this.run1(async () => {
       await this.refresh();
