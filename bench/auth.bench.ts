@@ -120,8 +120,10 @@ export async function run(): Promise<void> {
       idleMs: 120_000,
     });
     await sys.startControl("prime", config);
-    const listener = await sys.connect("listener");
+    // Logins, verifies and beats on an actor connection: sessions without identities of their
+    // own, so one connection carries them all (each login still mints its broker JWT).
     const actor = await sys.connect("actor");
+    const listener = actor;
 
     const load = (): string =>
       loadavg()

@@ -11,7 +11,7 @@
  * audio output, sharing one session; independent listeners are stream.ts
  * playbacks reporting real-time positions, also sharing one session.
  */
-import { UserSession } from "../client/auth.js";
+import { logIn } from "../client/auth.js";
 import { bytesPerSecond } from "../client/audio/format.js";
 import { HostStream } from "../client/p2p/join.js";
 import type { Player } from "../client/player.js";
@@ -88,8 +88,9 @@ export async function run(): Promise<void> {
     console.log(`time to join (join call to first sample):                  ${summary(joins)}`);
 
     // File-node bytes: 1 host + N joiners against N independent listeners.
-    const nc = host.connection;
-    const session = await UserSession.login(nc, demoUser.user, demoUser.password);
+    // Independent listeners share one session with its own identity (its connection).
+    const session = await logIn(client, "bench-p2p", demoUser.user, demoUser.password);
+    const nc = session.nc;
     const hostOnly = await windowBytes(sys);
     const realTime = bytesPerSecond(formats.cd);
     console.log(
@@ -142,7 +143,7 @@ export async function run(): Promise<void> {
       );
       await sleep(500);
     }
-    await session.logout().catch(() => undefined);
+    await session.close().catch(() => undefined);
   } finally {
     await Promise.all(players.map((p) => p.close()));
     await sys.cleanup();

@@ -15,7 +15,7 @@ import { PassThrough, Writable } from "node:stream";
 import { NullOutput } from "../client/audio/null.js";
 import { PlayerApp } from "../cli/screen/app.js";
 import { Terminal } from "../cli/screen/terminal.js";
-import { UserSession } from "../client/auth.js";
+import { logIn } from "../client/auth.js";
 import { findFileSource } from "../client/file-source.js";
 import { Player } from "../client/player.js";
 import { play as streamPlay } from "../client/stream.js";
@@ -88,8 +88,8 @@ export async function run(): Promise<void> {
 
     // Baseline, interleaved with the player's runs so both see the same node and machine:
     // the file node's time to first chunk through stream.ts directly, same node, own session.
-    const nc = one.connection;
-    const session = await UserSession.login(nc, demoUser.user, demoUser.password, {});
+    const session = await logIn(client, "bench-raw", demoUser.user, demoUser.password);
+    const nc = session.nc;
     const cred = session;
     const node = one.info().fileNode!;
     const player: number[] = [];
@@ -113,7 +113,7 @@ export async function run(): Promise<void> {
     }
     app.quit();
     await running;
-    await session.logout();
+    await session.close();
     console.log(`Enter key → first sample at the output (1 listener): ${summary(player)}`);
     console.log(`baseline, stream.ts play → first chunk in hand: ${summary(raw)}`);
     console.log(
