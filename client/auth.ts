@@ -1,16 +1,17 @@
 /**
- * The client half of the auth protocol (see actors/auth/protocol.ts): ask the
- * prime for an auth node, log in there, keep the session alive with
- * heartbeats, log out.
+ * The client half of the auth protocol (wire/auth.ts): ask the prime for an
+ * auth node, log in there, keep the session alive with heartbeats (which
+ * renew its broker identity), log out.
  *
- *   const session = await UserSession.login(nc, "Someone", password, {
+ *   const session = await logIn(config, "my-app", "Someone", password, {
  *     onExpired: (err) => ...,   // the session is gone: log in again
  *   });
+ *   session.nc                   // the session's own broker connection
  *   session.credentials()        // {sessionId, token} for file nodes' requests
- *   await session.logout();
+ *   await session.close();       // log out, close the connection
  *
  * The token reaches the client sealed to a key pair made for this login, so
- * other listeners reading reply inboxes cannot learn it. So does the device
+ * strangers reading the public inbox cannot learn it. So does the device
  * cookie, which a client that passes `devices` keeps and sends with its next
  * login as that user (client/device-cookies.ts).
  */
