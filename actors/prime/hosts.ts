@@ -82,16 +82,20 @@ export class HostTable {
   private jsm!: JetStreamManager;
   private counting = false;
   private streamReady = false;
+  private stopped = false;
+  private stopNow?: () => void;
 
   constructor(private readonly actor: Actor) {}
 
   async start(): Promise<void> {
     const { actor } = this;
     this.jsm = await jetstreamManager(actor.nc);
+    if (this.stopped) return;
     // P2P must not keep the prime from starting: without the stream, retry each beat.
     await this.ensureStream().catch((err: unknown) =>
       actor.log.warn("cannot create the relay stream yet", { error: String(err) }),
     );
+    if (this.stopped) return;
     const sub = actor.nc.subscribe(subjects.hostPresenceAll, {
       callback: (err, msg) => {
         if (err) return;
@@ -107,19 +111,32 @@ export class HostTable {
       afterPendingInput(() => this.sweep());
       void this.countListeners();
     }, actor.config.heartbeatMs);
-    actor.onStop(() => {
+    const served = [
+      actor.serve(at(primeHost), (req) => this.register(req)),
+      actor.serve(at(primeHosts), () => this.list()),
+      actor.serve(at(primeJoin), (req) => this.join(req)),
+    ];
+    this.stopNow = () => {
       clearInterval(timer);
       sub.unsubscribe();
-    });
-    actor.serve(at(primeHost), (req) => this.register(req));
-    actor.serve(at(primeHosts), () => this.list());
-    actor.serve(at(primeJoin), (req) => this.join(req));
+      for (const s of served) s.unsubscribe();
+    };
     // A broker restart empties a memory stream's definition too.
     void (async () => {
       for await (const s of actor.nc.status()) {
+        if (this.stopped) return;
         if (s.type === "reconnect") await this.ensureStream().catch(() => undefined);
       }
     })();
+  }
+
+  /**
+   * Stop serving (the prime role given up, or the node stopping). Hosts bind
+   * again at the next holder by re-registering, which they do every few beats.
+   */
+  stop(): void {
+    this.stopped = true;
+    this.stopNow?.();
   }
 
   /** Create the relay stream, or bring an existing one to our limits. */

@@ -1,12 +1,15 @@
 /**
- * The prime control node: the registry of every node (from presence), the
- * answer to "which node should I use?", and spawn placement — on its own
- * machine while under `maxLoad`, else on the plane with the most room.
+ * The prime role: the registry of every node (from presence), the answer to
+ * "which node should I use?", spawn placement — on its own machine while
+ * under `maxLoad`, else on the plane with the most room — music sync and the
+ * P2P host table. Every control node keeps the registry (so whoever takes
+ * the role starts with it warm); only the holder of the prime lease
+ * (actors/control/prime-lease.ts) serves the prime's subjects.
  */
 import { safeJson } from "../../wire/codec.js";
 import { at } from "../../wire/contract.js";
 import type { ChorusConfig } from "../runtime/config.js";
-import { ControlNode } from "../control/control.js";
+import type { ControlNode } from "../control/control.js";
 import { call } from "../runtime/endpoint.js";
 import { ChorusError } from "../../wire/errors.js";
 import { presenceSchema, type Presence, type SpawnableKind } from "../../wire/presence.js";
@@ -21,19 +24,23 @@ import {
 import { subjects } from "../../wire/subjects.js";
 import { assignOrder, planesByRoom } from "./placement.js";
 import { startPrimeSync } from "../sync/index.js";
+import type { SyncAgent } from "../sync/agent.js";
 import { HostTable } from "./hosts.js";
 import { Registry } from "./registry.js";
 import { sweepEvery as sweepTimer } from "../runtime/sweep.js";
 
 export class Prime {
-  readonly control: ControlNode;
   readonly registry: Registry;
   private readonly locks = new Map<SpawnableKind, Promise<unknown>>();
+  private serving = false;
 
-  constructor(readonly config: ChorusConfig) {
-    this.control = new ControlNode(config, "prime");
+  constructor(
+    readonly control: ControlNode,
+    private readonly agent: SyncAgent,
+  ) {
     const log = this.control.actor.log;
-    this.registry = new Registry(config.missedBeats, (change) => {
+    this.registry = new Registry(this.config.missedBeats, (change) => {
+      if (!this.serving) return;
       const { node } = change;
       if (change.type === "added") {
         log.info("node joined", {
@@ -52,8 +59,12 @@ export class Prime {
     return this.control.actor;
   }
 
-  async start(): Promise<void> {
-    await this.control.start();
+  get config(): ChorusConfig {
+    return this.control.actor.config;
+  }
+
+  /** Follow every node's presence, holding the role or not. */
+  watch(): void {
     const actor = this.actor;
     this.registry.see(actor.presence());
     const presenceSub = actor.nc.subscribe(subjects.presenceAll, {
@@ -74,20 +85,41 @@ export class Prime {
       stopSweeping();
       presenceSub.unsubscribe();
     });
-    actor.serve(at(primeNodes), ({ offset, limit }) =>
-      this.registry.list().slice(offset, offset + limit),
-    );
-    actor.serve(at(primeSpawn), async (req) => this.registry.view(await this.place(req.kind)));
-    actor.serve(at(primeAssign), (req) => this.assign(req.kind));
-    await startPrimeSync(this);
-    await actor.announce();
+  }
+
+  /**
+   * Serve the prime's subjects until the returned function is called.
+   * `previous`, the control node that held the role before, is dropped with
+   * its nodes (they stop themselves when their owner is gone; a live one
+   * comes back with its next beat).
+   */
+  serve(previous?: string): () => Promise<void> {
+    const actor = this.actor;
+    this.serving = true;
+    if (previous && previous !== actor.id) this.registry.drop(previous, "lost the prime role");
+    this.registry.see(actor.presence());
+    const served = [
+      actor.serve(at(primeNodes), ({ offset, limit }) =>
+        this.registry.list().slice(offset, offset + limit),
+      ),
+      actor.serve(at(primeSpawn), async (req) => this.registry.view(await this.place(req.kind))),
+      actor.serve(at(primeAssign), (req) => this.assign(req.kind)),
+    ];
+    const coordinator = startPrimeSync(this, this.agent);
+    const hosts = new HostTable(actor);
     // The host table needs JetStream, which a cluster elects only once its
-    // brokers see each other: the prime is up meanwhile, and retries.
-    void this.retryUntilStarted("P2P host table", () => new HostTable(actor).start());
+    // brokers see each other: the prime serves meanwhile, and retries.
+    void this.retryUntilStarted("P2P host table", () => hosts.start());
+    return async () => {
+      this.serving = false;
+      for (const sub of served) sub.unsubscribe();
+      hosts.stop();
+      await coordinator.stop();
+    };
   }
 
   private async retryUntilStarted(what: string, start: () => Promise<void>): Promise<void> {
-    for (let attempt = 1; !this.actor.isStopping(); attempt++) {
+    for (let attempt = 1; this.serving && !this.actor.isStopping(); attempt++) {
       try {
         await start();
         return;

@@ -43,7 +43,6 @@ const extraClaims = 256;
 
 export class Actor {
   readonly config: ChorusConfig;
-  readonly kind: NodeKind;
   readonly id: string;
   readonly owner: string;
   readonly host: string;
@@ -51,6 +50,7 @@ export class Actor {
   readonly startedAt = Date.now();
   capacity: number;
 
+  private currentKind: NodeKind;
   private connection?: NatsConnection;
   private discovery?: MicroService;
   private beatTimer?: NodeJS.Timeout;
@@ -64,13 +64,25 @@ export class Actor {
 
   constructor(options: ActorOptions) {
     this.config = options.config;
-    this.kind = options.kind;
+    this.currentKind = options.kind;
     this.id = options.id ?? newId(options.kind);
     this.owner = options.owner ?? this.id;
     this.host = hostIdOf(options.config);
     this.capacity = options.capacity;
     this.log = createLogger(`${this.kind}/${this.id}`);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+  }
+
+  /** What the node is now: a control node is "prime" while it holds the prime role, else "plane". */
+  get kind(): NodeKind {
+    return this.currentKind;
+  }
+
+  /** Beat as another kind from now on (a control node taking or giving up the prime role). */
+  setKind(kind: NodeKind): void {
+    if (kind === this.currentKind) return;
+    this.currentKind = kind;
+    if (this.beatTimer) this.beat();
   }
 
   get nc(): NatsConnection {
@@ -170,10 +182,13 @@ export class Actor {
       subject: route.subject,
       queueGroup: options?.queue ?? "",
     });
-    return serve(this.nc, route, handler, this.log, {
+    const sub = serve(this.nc, route, handler, this.log, {
       ...options,
       record: (elapsedNs, error) => stats?.record(elapsedNs, error),
     });
+    // An endpoint given up (unsubscribed) is no longer listed in $SRV INFO.
+    if (stats) void sub.closed.then(() => this.discovery?.removeEndpoint(stats));
+    return sub;
   }
 
   /** Reserve one slot for a client the prime is sending here. */

@@ -226,6 +226,12 @@ export class MicroService {
     return stats;
   }
 
+  /** Stop listing an endpoint (its subscription is gone: a role given up). */
+  removeEndpoint(stats: EndpointStats): void {
+    const i = this.endpoints.indexOf(stats);
+    if (i >= 0) this.endpoints.splice(i, 1);
+  }
+
   get running(): boolean {
     return this.subscriptions.length > 0;
   }

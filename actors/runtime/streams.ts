@@ -30,6 +30,8 @@ export const jsApiCodes = {
   streamNotFound: 10059,
   streamNameInUse: 10058,
   replicasNotSupported: 10074,
+  wrongLastSequence: 10071,
+  wrongLastSequenceUnknown: 10164,
 } as const;
 
 export function isJsApiError(err: unknown, ...codes: number[]): boolean {

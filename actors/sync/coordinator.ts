@@ -52,6 +52,7 @@ export class SyncCoordinator {
   private stopped = false;
   private knownPlanes = new Set<string>();
   private loopDone?: Promise<void>;
+  private stopNow?: () => void;
 
   constructor(
     private readonly primeNode: SyncedPrime,
@@ -68,18 +69,24 @@ export class SyncCoordinator {
 
   start(): void {
     const actor = this.actor;
-    actor.serve(at(primeSync), async (req) => {
+    const sub = actor.serve(at(primeSync), async (req) => {
       if (req.run) await this.runSoon();
       return this.status();
     });
     const watch = setInterval(() => this.watchPlanes(), actor.config.heartbeatMs);
     this.loopDone = this.loop();
-    actor.onStop(async () => {
+    this.stopNow = () => {
+      sub.unsubscribe();
       clearInterval(watch);
       this.stopped = true;
       this.wake?.();
-      await this.loopDone;
-    });
+    };
+  }
+
+  /** Stop answering and starting rounds (the prime role given up); resolves when the round under way ends. */
+  async stop(): Promise<void> {
+    this.stopNow?.();
+    await this.loopDone;
   }
 
   /** A plane the last look did not see: reconcile now. */

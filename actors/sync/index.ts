@@ -1,6 +1,7 @@
 /**
  * Music sync between control nodes. Every control node runs a SyncAgent for
- * its own folder; the prime also runs the SyncCoordinator that reconciles.
+ * its own folder; the one holding the prime role also runs the SyncCoordinator
+ * that reconciles.
  */
 import type { ControlNode } from "../control/control.js";
 import { SyncAgent } from "./agent.js";
@@ -13,12 +14,8 @@ export async function startPlaneSync(control: ControlNode): Promise<SyncAgent> {
   return agent;
 }
 
-/** Called by the prime once its control node and registry are running. */
-export async function startPrimeSync(
-  prime: SyncedPrime & { control: ControlNode },
-): Promise<SyncCoordinator> {
-  const agent = new SyncAgent(prime.control);
-  await agent.start();
+/** Called by the control node that takes the prime role, with its running agent; stop() ends it. */
+export function startPrimeSync(prime: SyncedPrime, agent: SyncAgent): SyncCoordinator {
   const coordinator = new SyncCoordinator(prime, agent);
   coordinator.start();
   return coordinator;

@@ -3,7 +3,6 @@ import path from "node:path";
 import { defaultConfig, loadConfig, type ChorusConfig } from "../../actors/runtime/config.js";
 import { createLogger } from "../../actors/runtime/log.js";
 import { Plane } from "../../actors/plane/plane.js";
-import { Prime } from "../../actors/prime/prime.js";
 import { findChorusBroker } from "../../actors/runtime/broker-check.js";
 import { startBroker, type Broker } from "../../broker/server.js";
 import type { Command, FlagValues } from "../command.js";
@@ -32,7 +31,7 @@ async function runBroker(config: ChorusConfig): Promise<Broker> {
  * `signal` is created before anything starts, so an early Ctrl-C is not lost.
  */
 async function runControl(
-  node: Prime | Plane,
+  node: Plane,
   signal: Promise<NodeJS.Signals>,
   broker?: Broker,
   ready?: () => void,
@@ -88,7 +87,7 @@ control node in the foreground. Ctrl-C stops everything it started.`,
     const config = loadConfig(flags);
     const broker = (await findChorusBroker(config)) ? undefined : await runBroker(config);
     if (!broker) log.info("using the Chorus broker already running", { url: config.nats });
-    return runControl(new Prime(config), signal, broker, () => nextSteps(config));
+    return runControl(new Plane(config, "prime"), signal, broker, () => nextSteps(config));
   },
 };
 
@@ -112,7 +111,7 @@ export const prime: Command = {
   summary: "start only the prime control node (the broker must be running)",
   usage: "Usage: chorus prime [options]",
   async run(flags: FlagValues) {
-    return runControl(new Prime(loadConfig(flags)), untilSignal());
+    return runControl(new Plane(loadConfig(flags), "prime"), untilSignal());
   },
 };
 
