@@ -6,6 +6,7 @@
  * the stream, and reports where playback is.
  */
 import type { AudioFormat, Song } from "../wire/media.js";
+import type { Session } from "../wire/session.js";
 import type { Deadline } from "./retry.js";
 
 /**
@@ -59,6 +60,11 @@ export interface OpenedStream {
   position(byte: number): void;
   /** Stop for good: nothing more is pushed. */
   stop(): Promise<void>;
+  /**
+   * Move the stream to a new session of the same user, without a pause
+   * (a file node's stream, after its session's auth node went away).
+   */
+  rebind?(session: Session): Promise<void>;
 }
 
 export interface Source {

@@ -55,6 +55,11 @@ export class Recovery {
             await this.session.ensureSource(deadline);
             return;
           }
+          // Only the session is lost, not the stream: log in again and hand it the new one.
+          if (why === "session ended" && attempt === 1 && (await this.rebind(c, deadline))) {
+            this.events.say("logged in again; the stream plays on");
+            return;
+          }
           await this.resume(c, generation, deadline);
           this.events.say(`carrying on from ${clock(c.position)}`);
         },
@@ -80,6 +85,23 @@ export class Recovery {
       this.active = false;
       this.events.changed();
     }
+  }
+
+  /**
+   * Log in again and move the song's stream to the new session (its node
+   * keeps a stream whose auth node vanished for a while). False when the
+   * stream cannot be kept (the node ended it, or is gone): it is opened again.
+   */
+  private async rebind(c: CurrentSong, deadline: Deadline): Promise<boolean> {
+    const stream = c.stream;
+    if (!stream?.rebind) return false;
+    const { session } = await this.session.context(deadline);
+    try {
+      await stream.rebind(session);
+    } catch {
+      return false;
+    }
+    return c.stream === stream;
   }
 
   /** Open the song again where the buffer's received bytes end; the buffer stays. */

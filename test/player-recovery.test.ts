@@ -1,0 +1,125 @@
+/**
+ * Recovery without churn (issue 14 part 3): what a listener hears while
+ * things are killed under it. Real broker, prime and the nodes it spawns;
+ * the player in this process writes a WAV file, and every block it writes
+ * is timed, so a stall shows as a gap between writes.
+ */
+import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import { WavOutput } from "../client/audio/wav.js";
+import { findFileSource } from "../client/file-source.js";
+import { Player } from "../client/player.js";
+import type { ChorusProcess, TestSystem } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
+import {
+  demoUser,
+  formats,
+  readWav,
+  slice,
+  startSystem,
+  writeSong,
+  type TestSong,
+} from "../harness/fixtures/player.js";
+
+/** Times of the blocks the player wrote to its output: the longest silence between two. */
+function watchOutput(p: Player): { longestGapMs(): number; reset(): void; messages: string[] } {
+  let last: number | undefined;
+  let longest = 0;
+  const messages: string[] = [];
+  p.onChange((e) => {
+    if (e.kind === "message") messages.push(e.message);
+    if (e.kind !== "played") return;
+    const now = performance.now();
+    if (last !== undefined) longest = Math.max(longest, now - last);
+    last = now;
+  });
+  return {
+    longestGapMs: () => longest,
+    reset: () => {
+      longest = 0;
+      last = undefined;
+    },
+    messages,
+  };
+}
+
+/** Lines of `proc`'s output (the prime and the nodes it spawned) that match `pattern`. */
+function count(proc: ChorusProcess, pattern: RegExp, from = 0): number {
+  return proc.output().slice(from).match(new RegExp(pattern.source, "g"))?.length ?? 0;
+}
+
+describe("player recovery without churn (real system)", function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  let songs: TestSong[];
+  let client: ChorusConfig;
+  let prime: ChorusProcess;
+  let dir: string;
+  const players: Player[] = [];
+
+  before(async () => {
+    ({ sys, songs, client, prime } = await startSystem((music) => [
+      writeSong(music, "long-a.wav", 24, formats.mono8k, 41),
+      writeSong(music, "short-b.wav", 3, formats.mono8k, 42),
+      writeSong(music, "short-c.wav", 3, formats.mono22, 43),
+    ]));
+    dir = mkdtempSync(path.join(tmpdir(), "chorus-recovery-"));
+  });
+  after(async () => {
+    await Promise.all(players.map((p) => p.close()));
+    await sys?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const song = (file: string): TestSong => songs.find((s) => s.file === file) as TestSong;
+
+  async function player(wav: string): Promise<Player> {
+    const p = await Player.start({
+      config: client,
+      credentials: demoUser,
+      output: new WavOutput(wav),
+      findSource: findFileSource,
+    });
+    players.push(p);
+    return p;
+  }
+
+  it("an auth node SIGKILLed mid-song: one new login, the same stream, bit-exact, no stall", async () => {
+    const wav = path.join(dir, "auth-killed.wav");
+    const p = await player(wav);
+    const out = watchOutput(p);
+    const long = song("long-a.wav");
+    const id = (await p.songs()).find((s) => s.file === long.file)!.id;
+    await p.play(id, 0, 14);
+    await waitFor(() => p.position > 2, "playback to start");
+    const nc = await sys.connect();
+    const authNode = p.info().authNode!;
+    const fileNode = p.info().fileNode!;
+    const auth = (await sys.nodes(nc)).find((n) => n.id === authNode)!;
+    const mark = prime.output().length;
+    out.reset();
+    process.kill(auth.pid, "SIGKILL");
+    await waitFor(() => p.info().authNode !== authNode, "the player to log in again", 20_000);
+    expect(await p.waitForEnd()).to.equal("ended");
+    const after = prime.output().slice(mark);
+    expect(count(prime, /logged in user=/, mark), `new logins:\n${after}`).to.equal(1);
+    expect(count(prime, /stream started stream=/, mark), `streams started:\n${after}`).to.equal(0);
+    expect(after, "the stream was taken over by the new session").to.match(
+      /stream rebound stream=/,
+    );
+    expect(p.status().now?.source).to.equal(`file node ${fileNode}`);
+    expect(
+      out.messages.filter((m) => /carrying on from/.test(m)),
+      "restarts",
+    ).to.deep.equal([]);
+    expect(out.longestGapMs(), "longest silence in the output (ms)").to.be.below(1000);
+    expect(p.status().underruns).to.equal(0);
+    await p.close();
+    const back = readWav(wav);
+    expect(back.data.length).to.equal(slice(long, 0, 14).length);
+    expect(back.data.equals(slice(long, 0, 14)), "bit-exact").to.equal(true);
+  });
+});
