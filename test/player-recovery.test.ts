@@ -24,25 +24,55 @@ import {
   type TestSong,
 } from "../harness/fixtures/player.js";
 
-/** Times of the blocks the player wrote to its output: the longest silence between two. */
-function watchOutput(p: Player): { longestGapMs(): number; reset(): void; messages: string[] } {
+interface OutputWatch {
+  /** The longest silence between two blocks since `reset()` (ms). */
+  longestGapMs(): number;
+  /** The longest silence after `since` (performance.now()), counted from then (ms). */
+  silenceAfter(since: number): number;
+  reset(): void;
+  messages: string[];
+  /** The player's messages with their time, for a failure's report. */
+  log(): string;
+}
+
+/** Times of the blocks the player wrote to its output, and what it said. */
+function watchOutput(p: Player): OutputWatch {
+  const t0 = performance.now();
   let last: number | undefined;
   let longest = 0;
+  const gaps: Array<{ from: number; to: number }> = [];
   const messages: string[] = [];
+  const lines: string[] = [];
   p.onChange((e) => {
-    if (e.kind === "message") messages.push(e.message);
-    if (e.kind !== "played") return;
     const now = performance.now();
-    if (last !== undefined) longest = Math.max(longest, now - last);
+    if (e.kind === "message") {
+      messages.push(e.message);
+      lines.push(`${((now - t0) / 1000).toFixed(2)} s: ${e.message}`);
+    }
+    if (e.kind !== "played") return;
+    if (last !== undefined) {
+      longest = Math.max(longest, now - last);
+      if (now - last > 100) gaps.push({ from: last, to: now });
+    }
     last = now;
   });
   return {
     longestGapMs: () => longest,
+    silenceAfter: (since) => {
+      let worst = 0;
+      for (const g of gaps)
+        if (g.to > since) worst = Math.max(worst, g.to - Math.max(g.from, since));
+      // A silence still going on counts too.
+      if (last !== undefined) worst = Math.max(worst, performance.now() - Math.max(last, since));
+      return worst;
+    },
     reset: () => {
       longest = 0;
       last = undefined;
+      gaps.length = 0;
     },
     messages,
+    log: () => lines.join("\n"),
   };
 }
 
@@ -60,12 +90,21 @@ describe("player recovery without churn (real system)", function () {
   let dir: string;
   const players: Player[] = [];
 
-  before(async () => {
-    ({ sys, songs, client, prime } = await startSystem((music) => [
-      writeSong(music, "long-a.wav", 24, formats.mono8k, 41),
-      writeSong(music, "short-b.wav", 3, formats.mono8k, 42),
-      writeSong(music, "short-c.wav", 3, formats.mono22, 43),
-    ]));
+  /** A system of its own (with the given timing), songs of known bytes in its music folder. */
+  async function system(overrides: Partial<ChorusConfig> = {}): Promise<void> {
+    await Promise.all(players.splice(0).map((p) => p.close()));
+    await sys?.cleanup();
+    ({ sys, songs, client, prime } = await startSystem(
+      (music) => [
+        writeSong(music, "long-a.wav", 24, formats.mono8k, 41),
+        writeSong(music, "short-b.wav", 3, formats.mono8k, 42),
+        writeSong(music, "short-c.wav", 3, formats.mono22, 43),
+      ],
+      overrides,
+    ));
+  }
+
+  before(() => {
     dir = mkdtempSync(path.join(tmpdir(), "chorus-recovery-"));
   });
   after(async () => {
@@ -88,6 +127,7 @@ describe("player recovery without churn (real system)", function () {
   }
 
   it("an auth node SIGKILLed mid-song: one new login, the same stream, bit-exact, no stall", async () => {
+    await system();
     const wav = path.join(dir, "auth-killed.wav");
     const p = await player(wav);
     const out = watchOutput(p);
@@ -121,5 +161,39 @@ describe("player recovery without churn (real system)", function () {
     const back = readWav(wav);
     expect(back.data.length).to.equal(slice(long, 0, 14).length);
     expect(back.data.equals(slice(long, 0, 14)), "bit-exact").to.equal(true);
+  });
+
+  it("a broker restart after a while of use: audio again within 2 s of the broker being back", async () => {
+    // The timing the report was made with (1 s beats, 3 missed): a 1.5 s outage is within it.
+    await system({ heartbeatMs: 1000, missedBeats: 3 });
+    const wav = path.join(dir, "restart.wav");
+    const p = await player(wav);
+    const out = watchOutput(p);
+    const list = await p.songs();
+    const idOf = (file: string): string => list.find((s) => s.file === file)!.id;
+    // A while of use: songs played to their end, one after another.
+    for (const file of ["short-b.wav", "short-c.wav", "short-b.wav"]) {
+      await p.play(idOf(file));
+      expect(await p.waitForEnd()).to.equal("ended");
+    }
+    const long = song("long-a.wav");
+    await p.play(idOf(long.file), 0, 12);
+    await waitFor(() => p.position > 3, "playback to start");
+    const port = sys.broker!.port;
+    await sys.stopBroker();
+    // A deliberate outage of about 1.5 s, as reported.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await sys.startBroker(port);
+    const backAt = performance.now();
+    await waitFor(
+      () => performance.now() - backAt > 2000 || p.position > 8,
+      "two seconds after the broker is back",
+    );
+    const silence = out.silenceAfter(backAt);
+    expect(silence, `silence after the broker was back (ms):\n${out.log()}`).to.be.below(2000);
+    expect(await p.waitForEnd()).to.equal("ended");
+    await p.close();
+    const back = readWav(wav);
+    expect(back.data.equals(slice(long, 0, 12)), "bit-exact").to.equal(true);
   });
 });

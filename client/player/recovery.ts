@@ -9,6 +9,7 @@ import { ChorusError } from "../../wire/errors.js";
 import { bytesPerSecond, frameBytes, startSeconds } from "../audio/format.js";
 import { Deadline, retry } from "../retry.js";
 import { clock } from "../song-time.js";
+import type { BrokerLink } from "./broker-link.js";
 import type { PlayerEvents } from "./events.js";
 import { isSessionError, type SessionKeeper } from "./session.js";
 import type { CurrentSong } from "./song.js";
@@ -28,6 +29,8 @@ export class Recovery {
     private readonly player: RecoveringPlayer,
     private readonly session: SessionKeeper,
     private readonly events: PlayerEvents,
+    /** The broker connection: no try is made while it is down (its requests would hang). */
+    private readonly link: BrokerLink,
     /** Fail the song when its stream cannot be got back for this long (default: never). */
     private readonly giveUpMs?: number,
   ) {}
@@ -48,6 +51,7 @@ export class Recovery {
       await retry(
         async () => {
           attempt++;
+          await this.link.whenUp(deadline.left, movedOn);
           if (why !== "broker reconnected" || attempt > 1) await this.session.dropSource();
           if (this.session.stale) await this.session.resetSession();
           if (!c || c.stopped) {
