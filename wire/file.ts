@@ -169,5 +169,5 @@ export const fileControl = declare({
   maxBody: 4096,
   publishers: "the listening client",
   listeners: "that file node",
-  what: "pause, resume, seek, stop, sync, position reports (the stream's own session only)",
+  what: "pause, resume, seek, stop, sync, position reports, rebind to a new session (the stream's own session only)",
 });
