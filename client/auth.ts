@@ -256,6 +256,26 @@ export class UserSession {
     this.timer = setInterval(() => void this.tick(), this.beatMs);
     // Heartbeats alone do not keep a process running.
     this.timer.unref();
+    void this.beatOnReconnect();
+  }
+
+  /**
+   * A beat made while the broker was away hangs until its timeout: when the
+   * connection is back, beat at once. The time it was away does not count
+   * against the session (its auth node excuses it too).
+   */
+  private async beatOnReconnect(): Promise<void> {
+    try {
+      for await (const s of this.nc.status()) {
+        if (this.ended) return;
+        if (s.type !== "reconnect") continue;
+        this.lastOk = Date.now();
+        this.beating = false;
+        void this.tick();
+      }
+    } catch {
+      // the connection closed: nothing more to beat on
+    }
   }
 
   stopHeartbeats(): void {

@@ -119,7 +119,7 @@ export class FileNodeStream implements OpenedStream {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly session: Session,
+    private session: Session,
     readonly node: string,
     private readonly controlTimeoutMs: number,
   ) {
@@ -215,8 +215,21 @@ export class FileNodeStream implements OpenedStream {
     await this.control({ op: "stop" }).catch(() => undefined);
   }
 
+  /**
+   * Hand the stream to a new session of the same user (the old one's auth
+   * node is gone): the node checks both, and the stream plays on untouched.
+   */
+  async rebind(session: Session): Promise<void> {
+    const to = wireSession(session);
+    await this.control({ op: "rebind", to });
+    this.session = to;
+  }
+
   private control(
-    op: { op: "pause" | "resume" | "stop" } | { op: "seek"; at: number },
+    op:
+      | { op: "pause" | "resume" | "stop" }
+      | { op: "seek"; at: number }
+      | { op: "rebind"; to: Session },
   ): Promise<ControlReply> {
     const run = (): Promise<ControlReply> =>
       this.ask({ ...op, session: this.session, streamId: this.id }, this.controlTimeoutMs);

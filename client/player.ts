@@ -14,6 +14,7 @@ import { settlesWithin } from "../actors/runtime/shutdown.js";
 import { ChorusError } from "../wire/errors.js";
 import { ClientIdentity } from "./identity.js";
 import { Host } from "./p2p/host.js";
+import { BrokerLink } from "./player/broker-link.js";
 import { PlayerEvents } from "./player/events.js";
 import { Following } from "./player/follow.js";
 import { Recovery } from "./player/recovery.js";
@@ -45,6 +46,7 @@ interface Opened {
 
 export class Player {
   private readonly events = new PlayerEvents();
+  private readonly link = new BrokerLink();
   private readonly session: SessionKeeper;
   private readonly recovery: Recovery;
   private readonly following: Following;
@@ -85,6 +87,7 @@ export class Player {
       },
       this.session,
       this.events,
+      this.link,
       options.giveUpMs,
     );
     this.following = new Following(this.session, () => this.host?.id);
@@ -354,10 +357,12 @@ export class Player {
       for await (const s of this.nc.status()) {
         if (this.closed) return;
         if (s.type === "error") renewing = /authentication expired/i.test(s.error.message);
+        if (s.type === "disconnect") this.link.down();
         if (s.type === "disconnect" && !renewing) {
           this.events.say("lost the broker; reconnecting…", true);
         }
         if (s.type === "reconnect") {
+          this.link.back();
           if (!renewing) this.events.say("broker back", false);
           renewing = false;
           // Whatever the broker kept, the stream is re-opened from the byte we have.

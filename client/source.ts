@@ -7,6 +7,7 @@
  */
 import type { EndReason } from "../wire/file.js";
 import type { AudioFormat, Song } from "../wire/media.js";
+import type { Session } from "../wire/session.js";
 import type { Deadline } from "./retry.js";
 
 /** Why a stream ended: the file protocol's reasons (wire/file.ts), which a P2P stream reuses. */
@@ -61,6 +62,11 @@ export interface OpenedStream {
   position(byte: number): void;
   /** Stop for good: nothing more is pushed. */
   stop(): Promise<void>;
+  /**
+   * Move the stream to a new session of the same user, without a pause
+   * (a file node's stream, after its session's auth node went away).
+   */
+  rebind?(session: Session): Promise<void>;
 }
 
 export interface Source {

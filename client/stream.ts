@@ -224,6 +224,11 @@ export class ChunkReader implements AsyncIterable<PcmChunk> {
     }
   }
 
+  /** Move the stream to a new session of the same user (the old one's auth node is gone). */
+  async rebind(session: Session): Promise<void> {
+    await this.stream.rebind(session);
+  }
+
   async stop(): Promise<void> {
     const stopping = this.stream.stop();
     this.wakeUp();

@@ -13,9 +13,12 @@ import {
   type ChunkReader,
 } from "../client/stream.js";
 import { call } from "../actors/runtime/endpoint.js";
-import type { UserSession } from "../client/auth.js";
+import { UserSession } from "../client/auth.js";
+import { wireSession } from "../client/file-stream.js";
+import { orphanGraceMs } from "../actors/file/session-watch.js";
+import type { Session } from "../wire/session.js";
 import { copyDemoMusic, pcmOf, writeTone } from "../harness/fixtures/file.js";
-import { expiryMs, testTiming, TestSystem } from "../harness/system.js";
+import { dropBoundMs, expiryMs, testTiming, TestSystem } from "../harness/system.js";
 import { pidAlive, waitFor } from "../harness/wait.js";
 
 /** Everything the iterator yields, checked to be contiguous. */
@@ -206,15 +209,81 @@ describe("file nodes: streaming (real nats-server, real WAV files, real processe
     const listErr = await listSongs(session.nc, session, node.id).catch((e) => e);
     expect(listErr).to.have.property("code", "UNAUTHORIZED");
 
-    // An auth node that vanishes (SIGKILL) takes its sessions' streams with it.
+    // An auth node that vanishes (SIGKILL) orphans its sessions' streams: they play on for
+    // the grace, then end, unless their listener rebinds them.
     const other = await freshLogin("FinalUser");
     const p2 = await play(other.nc, other, "long.wav", { node: node.id });
     const authNode = (await sys.nodes(actor)).find((n) => n.id === other.authNode);
     process.kill(authNode?.pid as number, "SIGKILL");
     const killedAt = Date.now();
     expect((await p2.ended).reason).to.equal("session");
-    // Nobody answers for a SIGKILLed node: gone at the next check, well within the limit.
-    expect(Date.now() - killedAt, "ms from SIGKILL to the end").to.be.below(expiryMs());
+    const endedAfter = Date.now() - killedAt;
+    expect(endedAfter, "ms from SIGKILL to the end").to.be.above(orphanGraceMs - expiryMs());
+    expect(endedAfter, "ms from SIGKILL to the end").to.be.below(orphanGraceMs + dropBoundMs());
+  });
+
+  it("lets only its owner move an orphaned stream to a new session of the same user", async () => {
+    writeTone(path.join(config.music, "long.wav"), 30, { rate: 22050, channels: 1, bits: 16 });
+    // One client identity, two logins as the player makes them: its inbox is the new session's too.
+    const identity = sys.identity("rebind-client");
+    const bootstrap = await sys.connect("listener");
+    const first = await UserSession.login(bootstrap, "FinalUser", "password123", { identity });
+    first.stopHeartbeats();
+    const reader = await play(first.nc, first, "long.wav", { node: node.id });
+    const it = reader[Symbol.asyncIterator]();
+    await it.next();
+    const authNode = (await sys.nodes(actor)).find((n) => n.id === first.authNode);
+    process.kill(authNode?.pid as number, "SIGKILL");
+    const again = await UserSession.login(bootstrap, "FinalUser", "password123", { identity });
+    sessions.set("rebound", again);
+    const old = wireSession(first);
+    const rebind = (nc: NatsConnection, session: Session, to: Session): Promise<unknown> =>
+      call(nc, at(fileControl, node.id), { op: "rebind", session, streamId: reader.streamId, to });
+    const refused = (p: Promise<unknown>): Promise<unknown> =>
+      p.then(
+        () => "taken",
+        (e) => e,
+      );
+    // Without the old token: FORBIDDEN.
+    const forged = { ...old, token: "x".repeat(old.token.length) };
+    expect(await refused(rebind(again.nc, forged, wireSession(again)))).to.have.property(
+      "code",
+      "FORBIDDEN",
+    );
+    // To another user's session, or to a session whose connection is not the stream's inbox.
+    const stranger = await freshLogin("AnotherUser");
+    expect(await refused(rebind(again.nc, old, wireSession(stranger)))).to.have.property(
+      "code",
+      "FORBIDDEN",
+    );
+    const elsewhere = await freshLogin("FinalUser");
+    expect(await refused(rebind(again.nc, old, wireSession(elsewhere)))).to.have.property(
+      "code",
+      "FORBIDDEN",
+    );
+    // The owner, to its new session: the stream is the new session's now (the old one may not
+    // steer it), and it plays on past the grace, to the end.
+    await reader.rebind(again);
+    const steer = (session: Session): Promise<unknown> =>
+      call(again.nc, at(fileControl, node.id), {
+        op: "resume",
+        session,
+        streamId: reader.streamId,
+      });
+    expect(await refused(steer(old))).to.have.property("code", "FORBIDDEN");
+    await steer(wireSession(again));
+    // Deliberately past the grace: an orphan not rebound would have ended by now.
+    await new Promise((resolve) => setTimeout(resolve, orphanGraceMs + dropBoundMs()));
+    const pcm = await pcmOf(path.join(config.music, "long.wav"));
+    let next = 0;
+    for (;;) {
+      const { value, done } = await it.next();
+      if (done) break;
+      next = value.byte + value.data.length;
+      if (next >= pcm.length) break;
+    }
+    expect((await reader.ended).reason).to.equal("eos");
+    expect(next).to.equal(pcm.length);
   });
 
   it("stops a stream whose file is deleted, with a clear reason", async () => {

@@ -77,6 +77,17 @@ export const controlRequestSchema = z.discriminatedUnion("op", [
     epoch: z.number().int().min(0).optional(),
   }),
   z.object({
+    /**
+     * Move the stream to a new session of the same user (the old one's auth
+     * node went away and the client logged in again): `session` proves the
+     * stream is the caller's, `to` is the new session, verified at its auth node.
+     */
+    op: z.literal("rebind"),
+    session: sessionSchema,
+    streamId: id,
+    to: sessionSchema,
+  }),
+  z.object({
     /** "Send again from this frame" (the client saw a gap); starts a new epoch. */
     op: z.literal("sync"),
     session: sessionSchema,
@@ -181,5 +192,5 @@ export const fileControl = declare({
   maxBody: 4096,
   publishers: "the listening client",
   listeners: "that file node",
-  what: "pause, resume, seek, stop, sync, position reports (the stream's own session only)",
+  what: "pause, resume, seek, stop, sync, position reports, rebind to a new session (the stream's own session only)",
 });

@@ -50,6 +50,7 @@ export async function startAuthNode(actor: Actor): Promise<void> {
   actor.serve(at(authLogout, actor.id), (req) => service.logout(req));
   actor.serve(at(authVerify, actor.id), (req) => service.verify(req));
 
+  void service.watchConnection().catch(() => undefined);
   const stopSweeping = sweepEvery(Math.max(20, actor.config.heartbeatMs / 2), () =>
     service.sweep(),
   );

@@ -41,6 +41,8 @@ export class AuthService {
   /** Claimed logins still hashing (each holds its slot). */
   private pending = 0;
   private readonly keys: BrokerKeys;
+  /** Our broker connection is up (sessions expire only while it is). */
+  private connected = true;
 
   constructor(
     private readonly actor: Actor,
@@ -147,8 +149,26 @@ export class AuthService {
     return { user: session.user, client: session.clientId };
   }
 
+  /**
+   * Follow our own broker connection: while it is down (and when it is
+   * back) a session's missing beats are not its client's fault.
+   */
+  async watchConnection(): Promise<void> {
+    for await (const s of this.actor.nc.status()) {
+      if (s.type === "disconnect") this.connected = false;
+      if (s.type === "reconnect") {
+        this.connected = true;
+        this.sessions.excuseSilence();
+      }
+    }
+  }
+
   /** End sessions whose beats stopped; publish the lower load at once. */
   sweep(): void {
+    if (!this.connected) {
+      this.sessions.excuseSilence();
+      return;
+    }
     const ended = this.sessions.sweep();
     if (ended > 0) {
       this.actor.log.info("sessions expired", { count: ended });

@@ -88,6 +88,15 @@ export class SessionTable {
     this.sessions.delete(id);
   }
 
+  /**
+   * Our own broker connection was down: no beat could reach us, so the
+   * silence proves nothing. Every session gets a full expiry from now.
+   */
+  excuseSilence(): void {
+    const now = this.now();
+    for (const s of this.sessions.values()) s.lastBeat = Math.max(s.lastBeat, now);
+  }
+
   /** Drop sessions whose beats stopped; returns how many ended. */
   sweep(): number {
     const now = this.now();

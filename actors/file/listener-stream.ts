@@ -82,7 +82,13 @@ export class ListenerStream implements Publisher {
   private retryTimer?: NodeJS.Timeout;
 
   readonly id: string;
-  readonly session: Session;
+  /** The session that owns the stream: the one that started it, or the one it was rebound to. */
+  session: Session;
+  /**
+   * Since when the session's auth node has been gone (it did not answer):
+   * the listener may log in again and rebind the stream until the grace ends.
+   */
+  orphanedSince?: number;
   readonly user: string;
   readonly song: SongFile;
   /** The listener's inbox its consumer pushes to. */
@@ -143,6 +149,12 @@ export class ListenerStream implements Publisher {
       session.sessionId === this.session.sessionId &&
       sameSecret(session.token, this.session.token)
     );
+  }
+
+  /** The owner logged in again: the stream belongs to its new session from now on. */
+  rebind(session: Session): void {
+    this.session = session;
+    this.orphanedSince = undefined;
   }
 
   state(): ControlReply {

@@ -183,6 +183,9 @@ export class FileService {
         await stream.restartAt(Math.floor(req.at * stream.format.sampleRate));
         break;
       }
+      case "rebind":
+        await this.rebind(stream, req.to);
+        break;
       case "sync":
         if (req.frame >= stream.frames) {
           throw new ChorusError("BAD_REQUEST", "sync frame is past the end of the song");
@@ -191,6 +194,22 @@ export class FileService {
         break;
     }
     return stream.state();
+  }
+
+  /**
+   * The stream's owner (it proved the old session) moves it to a new session:
+   * alive at its auth node, the same user, and its connection's inbox the one
+   * the stream pushes to. So nobody else can take a stream over.
+   */
+  private async rebind(stream: ListenerStream, to: PlayRequest["session"]): Promise<void> {
+    const verified = await this.sessions.verify(to);
+    if (verified.user !== stream.user) {
+      throw new ChorusError("FORBIDDEN", "a stream can move only to a session of the same user");
+    }
+    checkDeliver(verified, stream.deliverSubject);
+    if (stream.ended) throw new ChorusError("NOT_FOUND", "no such stream (it ended)");
+    stream.rebind(to);
+    this.actor.log.info("stream rebound", { stream: stream.id, user: stream.user });
   }
 
   private ended(stream: ListenerStream, reason: EndReason): void {

@@ -2,9 +2,12 @@
  * Sessions, as a file node sees them: a request's session is verified with
  * one request to its auth node (`chorus.auth.<node>.verify`), and every beat
  * the sessions of all live streams are verified again. A session the auth
- * node refuses (logged out, expired) or whose auth node is gone ends its
- * streams at once; an auth node that does not answer for `missedBeats`
- * beats in a row counts as gone.
+ * node refuses (logged out, expired) ends its streams at once. An auth node
+ * that is gone (nobody answers, or no answer for `missedBeats` beats in a
+ * row) orphans its sessions' streams: they play on for `orphanGraceMs`, so
+ * the listener can log in elsewhere and rebind them (control `rebind`),
+ * and end then if nobody did. Only the holder of the old session's token
+ * can keep using or rebind an orphan, to a live session of the same user.
  */
 import type { Actor } from "../runtime/actor.js";
 import { ChorusError } from "../../wire/errors.js";
@@ -14,6 +17,14 @@ import { verifyCall, verifySession, type VerifiedSession } from "../runtime/veri
 
 /** Errors after which a session is certainly dead (not just slow to answer). */
 const deadCodes = new Set(["UNAUTHORIZED", "UNAVAILABLE", "NOT_FOUND", "FORBIDDEN", "BAD_REQUEST"]);
+
+/**
+ * How long a stream whose session's auth node is gone plays on, waiting for
+ * its listener's rebind: time to notice, be given another auth node (maybe a
+ * new one spawned) and log in there. Bounded: an orphan holds one slot and
+ * stays a window ahead of its listener, like any stream.
+ */
+export const orphanGraceMs = 10_000;
 
 export class SessionWatch {
   private timer?: NodeJS.Timeout;
@@ -89,6 +100,7 @@ export class SessionWatch {
     try {
       await verifyCall(this.actor.nc, session, this.timeoutMs());
       this.misses.delete(key);
+      for (const stream of streams) stream.orphanedSince = undefined;
       return;
     } catch (err) {
       let code = err instanceof ChorusError ? err.code : "INTERNAL";
@@ -97,8 +109,23 @@ export class SessionWatch {
       const misses = (this.misses.get(key) ?? 0) + 1;
       this.misses.set(key, misses);
       if (!deadCodes.has(code) && misses < this.actor.config.missedBeats) return;
-      const why = code === "UNAVAILABLE" ? "the session's auth node is gone" : "the session ended";
-      for (const stream of streams) this.endStream(stream, why);
+      // Refused: the session is over. Gone or silent: its listener may come back with another.
+      if (deadCodes.has(code) && code !== "UNAVAILABLE") {
+        for (const stream of streams) this.endStream(stream, "the session ended");
+        return;
+      }
+      const now = Date.now();
+      for (const stream of streams) {
+        if (stream.orphanedSince === undefined) {
+          stream.orphanedSince = now;
+          this.actor.log.info("stream orphaned: its session's auth node is gone", {
+            stream: stream.id,
+            user: stream.user,
+          });
+        } else if (now - stream.orphanedSince > orphanGraceMs) {
+          this.endStream(stream, "the session's auth node is gone");
+        }
+      }
     }
   }
 }

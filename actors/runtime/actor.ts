@@ -294,9 +294,22 @@ export class Actor {
         ownerInterval = parsed.data.intervalMs;
       },
     });
+    // While our own broker connection is down no beat can reach us: that silence proves
+    // nothing (a broker restart would stop every node), so it counts from our reconnect.
+    let connected = true;
+    void (async () => {
+      for await (const s of this.nc.status()) {
+        if (s.type === "disconnect") connected = false;
+        if (s.type === "reconnect") {
+          connected = true;
+          lastSeen = Date.now();
+        }
+      }
+    })().catch(() => undefined);
     // Checked after waiting input is read: after our own stall the owner's beats are still unread.
     const stopWatching = sweepEvery(this.config.heartbeatMs, () => {
-      if (Date.now() - lastSeen > this.config.missedBeats * ownerInterval) {
+      if (!connected) lastSeen = Date.now();
+      else if (Date.now() - lastSeen > this.config.missedBeats * ownerInterval) {
         void this.stop("owner gone");
       }
     });

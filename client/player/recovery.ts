@@ -9,6 +9,7 @@ import { ChorusError } from "../../wire/errors.js";
 import { bytesPerSecond, frameBytes, startSeconds } from "../audio/format.js";
 import { Deadline, retry } from "../retry.js";
 import { clock } from "../song-time.js";
+import type { BrokerLink } from "./broker-link.js";
 import type { PlayerEvents } from "./events.js";
 import { isSessionError, type SessionKeeper } from "./session.js";
 import type { CurrentSong } from "./song.js";
@@ -28,6 +29,8 @@ export class Recovery {
     private readonly player: RecoveringPlayer,
     private readonly session: SessionKeeper,
     private readonly events: PlayerEvents,
+    /** The broker connection: no try is made while it is down (its requests would hang). */
+    private readonly link: BrokerLink,
     /** Fail the song when its stream cannot be got back for this long (default: never). */
     private readonly giveUpMs?: number,
   ) {}
@@ -48,11 +51,17 @@ export class Recovery {
       await retry(
         async () => {
           attempt++;
+          await this.link.whenUp(deadline.left, movedOn);
           if (why !== "broker reconnected" || attempt > 1) await this.session.dropSource();
           if (this.session.stale) await this.session.resetSession();
           if (!c || c.stopped) {
             // Nothing to resume: a fresh session is all that is needed.
             await this.session.ensureSource(deadline);
+            return;
+          }
+          // Only the session is lost, not the stream: log in again and hand it the new one.
+          if (why === "session ended" && attempt === 1 && (await this.rebind(c, deadline))) {
+            this.events.say("logged in again; the stream plays on");
             return;
           }
           await this.resume(c, generation, deadline);
@@ -80,6 +89,23 @@ export class Recovery {
       this.active = false;
       this.events.changed();
     }
+  }
+
+  /**
+   * Log in again and move the song's stream to the new session (its node
+   * keeps a stream whose auth node vanished for a while). False when the
+   * stream cannot be kept (the node ended it, or is gone): it is opened again.
+   */
+  private async rebind(c: CurrentSong, deadline: Deadline): Promise<boolean> {
+    const stream = c.stream;
+    if (!stream?.rebind) return false;
+    const { session } = await this.session.context(deadline);
+    try {
+      await stream.rebind(session);
+    } catch {
+      return false;
+    }
+    return c.stream === stream;
   }
 
   /** Open the song again where the buffer's received bytes end; the buffer stays. */

@@ -237,12 +237,19 @@ export class CurrentSong {
 
   /**
    * Every few hundred ms while playing: tell the source where playback is.
-   * True when no audio came for `stallMs` before the end: the source is gone.
+   * True when no audio came for `stallMs` before the end and less than
+   * `stallMs` of it is left in the buffer: the source is gone. (A source
+   * that stays a window ahead sends nothing while the buffer holds more than
+   * its window, as after a recovery that kept the buffer: that is no stall.)
    */
   keepUp(stallMs: number): boolean {
     if (!this.stream || this.stopped || this.paused || this.failed || this.ended) return false;
     this.stream.position(this.buffer.offset);
-    return performance.now() - this.lastChunkAt > stallMs && !this.buffer.endReceived;
+    return (
+      performance.now() - this.lastChunkAt > stallMs &&
+      this.buffer.bufferedMs < stallMs &&
+      !this.buffer.endReceived
+    );
   }
 
   /** What a P2P host relays about this song. */
