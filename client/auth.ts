@@ -79,6 +79,8 @@ export class UserSession {
   private timer?: NodeJS.Timeout;
   private ended = false;
   private lastOk = Date.now();
+  /** When our connection last came back: its nodes may not have resubscribed yet. */
+  private reconnectedAt = 0;
   private beating = false;
   private expiredHandlers: Array<(reason: ChorusError) => void> = [];
   private identity?: ClientIdentity;
@@ -270,6 +272,7 @@ export class UserSession {
         if (this.ended) return;
         if (s.type !== "reconnect") continue;
         this.lastOk = Date.now();
+        this.reconnectedAt = Date.now();
         this.beating = false;
         void this.tick();
       }
@@ -291,11 +294,13 @@ export class UserSession {
       this.lastOk = Date.now();
     } catch (err) {
       const error = err instanceof ChorusError ? err : new ChorusError("UNAVAILABLE", String(err));
-      // The node answered "gone", or nobody answers there, or beats have
-      // failed for longer than the node keeps a session: it is over.
+      // The node answered "gone", or nobody answers there (except just after a
+      // broker restart, before the node has subscribed again: a missed beat), or
+      // beats have failed for longer than the node keeps a session: it is over.
+      const settling = Date.now() - this.reconnectedAt < this.expiresAfterMs;
       if (
         error.code === "UNAUTHORIZED" ||
-        error.code === "UNAVAILABLE" ||
+        (error.code === "UNAVAILABLE" && !settling) ||
         Date.now() - this.lastOk > this.expiresAfterMs
       ) {
         this.end(error);
