@@ -25,8 +25,19 @@ export const songSchema = z.object({
   title: text,
   artist: text.optional(),
   album: text.optional(),
+  albumArtist: text.optional(),
   /** Track number on the album (1, 2, ...). */
   track: z.number().int().min(0).max(100_000).optional(),
+  /** Disc number of a multi-disc album (1, 2, ...). */
+  disc: z.number().int().min(0).max(1000).optional(),
+  year: z.number().int().min(0).max(9999).optional(),
+  genre: text.optional(),
+  /** The file's container as its name ends: wav, flac, mp3, ogg, opus, m4a. */
+  container: z.string().max(16).optional(),
+  /** Bytes of the file itself (its encoded size; `bytes` is the decoded PCM's). */
+  fileBytes: z.number().int().min(0).optional(),
+  /** Whether the file carries embedded cover art. */
+  cover: z.boolean().optional(),
   /** The file name inside its music folder. */
   file: text,
   /** Seconds. */
