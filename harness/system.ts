@@ -224,6 +224,8 @@ export class TestSystem {
     for (const [pid, started] of this.extraPids) {
       if (processStart(pid) === started) process.kill(pid, "SIGKILL");
     }
+    // Orphans a killed control node left serving (they would wait out their grace).
+    killNodesUnder(this.root);
     const left = await this.stillConnected();
     await this.stopBroker();
     killStartedUnder(this.root);
@@ -270,6 +272,20 @@ async function stopWithin(p: ChorusProcess, ms: number): Promise<void> {
   const timer = setTimeout(() => p.child.kill("SIGKILL"), ms);
   await p.stop("SIGTERM");
   clearTimeout(timer);
+}
+
+/** SIGKILL every spawned node whose configuration names `root` (this test's nodes only). */
+function killNodesUnder(root: string): void {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${entry}/environ`, "utf8");
+      if (env.includes("CHORUS_NODE_ID=") && env.includes(root))
+        process.kill(Number(entry), "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
 }
 
 /** SIGKILL any process whose command line names `root` (brokers and nodes of this test only). */

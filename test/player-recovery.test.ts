@@ -14,6 +14,7 @@ import { WavOutput } from "../client/audio/wav.js";
 import { findFileSource } from "../client/file-source.js";
 import { Player } from "../client/player.js";
 import type { ChorusProcess, TestSystem } from "../harness/system.js";
+import { count, watchOutput } from "../harness/fixtures/recovery.js";
 import { waitFor } from "../harness/wait.js";
 import {
   demoUser,
@@ -24,61 +25,6 @@ import {
   writeSong,
   type TestSong,
 } from "../harness/fixtures/player.js";
-
-interface OutputWatch {
-  /** The longest silence between two blocks since `reset()` (ms). */
-  longestGapMs(): number;
-  /** The longest silence between two blocks after `since` (performance.now()), from then (ms). */
-  silenceAfter(since: number): number;
-  reset(): void;
-  messages: string[];
-  /** The player's messages with their time, for a failure's report. */
-  log(): string;
-}
-
-/** Times of the blocks the player wrote to its output, and what it said. */
-function watchOutput(p: Player): OutputWatch {
-  const t0 = performance.now();
-  let last: number | undefined;
-  let longest = 0;
-  const gaps: Array<{ from: number; to: number }> = [];
-  const messages: string[] = [];
-  const lines: string[] = [];
-  p.onChange((e) => {
-    const now = performance.now();
-    if (e.kind === "message") {
-      messages.push(e.message);
-      lines.push(`${((now - t0) / 1000).toFixed(2)} s: ${e.message}`);
-    }
-    if (e.kind !== "played") return;
-    if (last !== undefined) {
-      longest = Math.max(longest, now - last);
-      if (now - last > 100) gaps.push({ from: last, to: now });
-    }
-    last = now;
-  });
-  return {
-    longestGapMs: () => longest,
-    silenceAfter: (since) => {
-      let worst = 0;
-      for (const g of gaps)
-        if (g.to > since) worst = Math.max(worst, g.to - Math.max(g.from, since));
-      return worst;
-    },
-    reset: () => {
-      longest = 0;
-      last = undefined;
-      gaps.length = 0;
-    },
-    messages,
-    log: () => lines.join("\n"),
-  };
-}
-
-/** Lines of `proc`'s output (the prime and the nodes it spawned) that match `pattern`. */
-function count(proc: ChorusProcess, pattern: RegExp, from = 0): number {
-  return proc.output().slice(from).match(new RegExp(pattern.source, "g"))?.length ?? 0;
-}
 
 describe("player recovery without churn (real system)", function () {
   this.timeout(120_000);

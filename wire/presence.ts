@@ -20,6 +20,11 @@ export const presenceSchema = z.object({
   status: z.enum(["up", "stopping"]),
   startedAt: z.number(),
   pid: z.number().int(),
+  /**
+   * Set while the node's control node is gone (its process died): the node
+   * keeps serving and waits this long for a control node to adopt it.
+   */
+  orphanSince: z.number().optional(),
 });
 export type Presence = z.infer<typeof presenceSchema>;
 

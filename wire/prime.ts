@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { declare } from "./contract.js";
+import { idSchema } from "./ids.js";
 import { nodeViewSchema, presenceSchema, spawnableKinds } from "./presence.js";
 
 export const kindRequestSchema = z.object({ kind: z.enum(spawnableKinds) });
@@ -65,6 +66,19 @@ export const controlSpawn = declare({
   publishers: "prime",
   listeners: "that control node",
   what: "spawn a node on that control node's machine",
+});
+
+export const adoptRequestSchema = z.object({ owner: idSchema, host: idSchema });
+
+export const nodeAdopt = declare({
+  name: "node-adopt",
+  subject: "chorus.node.<id>.adopt",
+  request: adoptRequestSchema,
+  reply: z.object({ owner: idSchema }),
+  callers: "actor",
+  publishers: "control nodes",
+  listeners: "that node",
+  what: "adopt a node whose control node died; answers its owner now (a refusal keeps the old one)",
 });
 
 export const nodeClaim = declare({

@@ -11,7 +11,14 @@ import { authBeat, authLogin, authLogout, authVerify } from "./auth.js";
 import { fileControl, filePlay, fileSongs } from "./file.js";
 import { primeHost, primeHosts, primeJoin } from "./p2p.js";
 import type { NodeKind } from "./presence.js";
-import { controlSpawn, nodeClaim, primeAssign, primeNodes, primeSpawn } from "./prime.js";
+import {
+  controlSpawn,
+  nodeAdopt,
+  nodeClaim,
+  primeAssign,
+  primeNodes,
+  primeSpawn,
+} from "./prime.js";
 import { controlFetch, controlManifest, controlReceive, primeSync } from "./sync.js";
 
 /** Subjects that are published (not requests): presence, user events, audio, P2P. */
@@ -47,6 +54,7 @@ export const endpoints: readonly Endpoint[] = [
   controlReceive,
   primeSync,
   nodeClaim,
+  nodeAdopt,
   authLogin,
   authBeat,
   authLogout,
@@ -93,6 +101,7 @@ export const subjectTable: readonly SubjectRow[] = [
   row(controlReceive),
   row(primeSync),
   row(nodeClaim),
+  row(nodeAdopt),
   row(authLogin),
   row(authBeat),
   row(authLogout),

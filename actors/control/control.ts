@@ -3,11 +3,13 @@
  * its own machine, at most `maxLoad` of them, and stops them when it stops.
  */
 import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { Actor } from "../runtime/actor.js";
 import type { ChorusConfig } from "../runtime/config.js";
 import { ChorusError } from "../../wire/errors.js";
 import type { Presence } from "../../wire/presence.js";
 import { spawnActor } from "./spawn.js";
+import { releaseAudioStream } from "./leftovers.js";
 import { at } from "../../wire/contract.js";
 import type { SpawnableKind } from "../../wire/presence.js";
 import { controlSpawn } from "../../wire/prime.js";
@@ -18,17 +20,42 @@ const childStopGraceMs = 900;
 export class ControlNode {
   readonly actor: Actor;
   private readonly children = new Map<string, ChildProcess>();
+  /** Nodes of this machine it adopted (actors/control/adopt.ts): id → PID. */
+  private readonly adopted = new Map<string, number>();
   private pending = 0;
 
   constructor(config: ChorusConfig, kind: "prime" | "plane") {
     this.actor = new Actor({ config, kind, capacity: config.maxLoad });
-    this.actor.setLoad(() => this.children.size + this.pending);
+    this.actor.setLoad(() => this.children.size + this.adopted.size + this.pending);
+  }
+
+  /** A node of this machine now ours: it counts toward `maxLoad` and stops when we stop. */
+  adoptedHere(id: string, pid: number): void {
+    this.adopted.set(id, pid);
+    this.actor.beat();
+  }
+
+  /** Forget adopted nodes that are gone or owned by someone else now. */
+  forgetAdopted(stillOurs: (id: string) => boolean): void {
+    for (const id of this.adopted.keys()) if (!stillOurs(id)) this.adopted.delete(id);
   }
 
   async start(): Promise<void> {
     await this.actor.start();
     this.actor.serve(at(controlSpawn, this.actor.id), (req) => this.spawnLocal(req.kind));
+    // Hooks run last first: the machine's audio stream goes once its nodes have stopped.
+    this.actor.onStop(() => this.releaseAudio());
     this.actor.onStop(() => this.stopChildren());
+  }
+
+  /** Whether another control node runs on this machine (it keeps the audio stream). */
+  sharesMachine: () => boolean = () => false;
+
+  private async releaseAudio(): Promise<void> {
+    if (this.sharesMachine()) return;
+    if (await releaseAudioStream(this.actor.nc, this.actor.host)) {
+      this.actor.log.info("released this machine's audio stream");
+    }
   }
 
   hasRoom(): boolean {
@@ -80,6 +107,36 @@ export class ControlNode {
           child.kill("SIGTERM");
         }),
     );
-    await Promise.all(exits);
+    // Adopted nodes see our "stopping" beat and stop themselves; make sure, by PID.
+    const adopted = [...this.adopted].map(([id, pid]) => stopAdopted(id, pid));
+    await Promise.all([...exits, ...adopted]);
   }
+}
+
+/** SIGTERM an adopted node (only while that PID is still that node), SIGKILL it after the grace. */
+async function stopAdopted(id: string, pid: number): Promise<void> {
+  const isThatNode = (): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, "utf8")
+        .split("\0")
+        .includes(`CHORUS_NODE_ID=${id}`);
+    } catch {
+      return false;
+    }
+  };
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // gone already
+    }
+  };
+  if (!isThatNode()) return;
+  signal("SIGTERM");
+  const deadline = Date.now() + childStopGraceMs;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    if (!isThatNode()) return;
+  }
+  signal("SIGKILL");
 }

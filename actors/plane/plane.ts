@@ -6,12 +6,14 @@
  * stands for the prime role: whichever control node holds the prime lease
  * (actors/control/prime-lease.ts) serves the prime's subjects and beats as
  * kind "prime"; every other one beats as "plane" and waits to take over.
+ * It adopts nodes whose control node died (actors/control/adopt.ts).
  */
 import type { ChorusConfig } from "../runtime/config.js";
 import { ControlNode } from "../control/control.js";
 import { PrimeLease } from "../control/prime-lease.js";
 import { Prime } from "../prime/prime.js";
 import { startPlaneSync } from "../sync/index.js";
+import { startAdopting } from "../control/adopt.js";
 
 export class Plane {
   readonly control: ControlNode;
@@ -50,6 +52,12 @@ export class Plane {
     const role = new Prime(this.control, await startPlaneSync(this.control));
     this.role = role;
     role.watch();
+    const stopAdopting = startAdopting(this.control, role.registry, () => this.isPrime);
+    actor.onStop(stopAdopting);
+    this.control.sharesMachine = () =>
+      role.registry
+        .all()
+        .some((n) => n.owner === n.id && n.id !== actor.id && n.host === actor.host);
     let stopServing: (() => Promise<void>) | undefined;
     this.lease = new PrimeLease(
       actor,

@@ -28,6 +28,7 @@ import type { SyncAgent } from "../sync/agent.js";
 import { HostTable } from "./hosts.js";
 import { Registry } from "./registry.js";
 import { sweepEvery as sweepTimer } from "../runtime/sweep.js";
+import { sweepLeftovers } from "../control/leftovers.js";
 
 export class Prime {
   readonly registry: Registry;
@@ -90,8 +91,8 @@ export class Prime {
   /**
    * Serve the prime's subjects until the returned function is called.
    * `previous`, the control node that held the role before, is dropped with
-   * its nodes (they stop themselves when their owner is gone; a live one
-   * comes back with its next beat).
+   * its nodes (orphans among them stay and are adopted: actors/control/adopt.ts;
+   * a live one comes back with its next beat).
    */
   serve(previous?: string): () => Promise<void> {
     const actor = this.actor;
@@ -106,12 +107,14 @@ export class Prime {
       actor.serve(at(primeAssign), (req) => this.assign(req.kind)),
     ];
     const coordinator = startPrimeSync(this, this.agent);
+    const stopSweepingLeftovers = sweepLeftovers(actor, this.registry);
     const hosts = new HostTable(actor);
     // The host table needs JetStream, which a cluster elects only once its
     // brokers see each other: the prime serves meanwhile, and retries.
     void this.retryUntilStarted("P2P host table", () => hosts.start());
     return async () => {
       this.serving = false;
+      stopSweepingLeftovers();
       for (const sub of served) sub.unsubscribe();
       hosts.stop();
       await coordinator.stop();

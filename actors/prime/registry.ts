@@ -2,7 +2,9 @@
  * The prime's registry, derived only from presence beats. A node that misses
  * `missedBeats` beats is dropped; when a control node goes, every node it
  * owns goes with it — matched by owner id, never by host or IP — and their
- * late beats are ignored until that control node itself beats again.
+ * late beats are ignored until that control node itself beats again. Nodes
+ * that say they are orphans (their control node's process died, they serve
+ * on) stay: they wait to be adopted (actors/control/adopt.ts).
  */
 import type { NodeView, Presence } from "../../wire/presence.js";
 
@@ -31,7 +33,7 @@ export class Registry {
       return;
     }
     if (presence.owner === presence.id) this.goneOwners.delete(presence.id);
-    else if (this.goneOwners.has(presence.owner)) return;
+    else if (this.goneOwners.has(presence.owner) && presence.orphanSince === undefined) return;
     const known = this.nodes.has(presence.id);
     this.nodes.set(presence.id, { presence, lastSeen: now });
     if (!known) this.onChange({ type: "added", node: presence });
@@ -59,12 +61,18 @@ export class Registry {
     if (!isControl) return;
     this.goneOwners.set(id, now);
     for (const [otherId, other] of this.nodes) {
-      if (other.presence.owner === id) this.drop(otherId, `owner ${id} gone`, now);
+      const { owner, orphanSince } = other.presence;
+      if (owner === id && orphanSince === undefined) this.drop(otherId, `owner ${id} gone`, now);
     }
   }
 
   get(id: string): Presence | undefined {
     return this.nodes.get(id)?.presence;
+  }
+
+  /** Every node's latest beat. */
+  all(): Presence[] {
+    return [...this.nodes.values()].map((e) => e.presence);
   }
 
   ofKind(kind: Presence["kind"]): Presence[] {

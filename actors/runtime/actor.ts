@@ -6,9 +6,9 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { randomBytes } from "node:crypto";
 import type { z } from "zod";
-import { encodeJson, safeJson } from "../../wire/codec.js";
+import { encodeJson } from "../../wire/codec.js";
 import { at, type Route } from "../../wire/contract.js";
-import { nodeClaim } from "../../wire/prime.js";
+import { nodeAdopt, nodeClaim } from "../../wire/prime.js";
 import type { ChorusConfig } from "./config.js";
 import { checkServerInfo } from "./broker-check.js";
 import { connectBroker } from "./connect.js";
@@ -19,8 +19,8 @@ import { createLogger, type Logger } from "./log.js";
 import { MicroService } from "./micro.js";
 import { chorusVersion } from "./version.js";
 import { settlesWithin } from "./shutdown.js";
-import { sweepEvery } from "./sweep.js";
-import { presenceSchema, type NodeKind, type Presence } from "../../wire/presence.js";
+import { OwnerWatch } from "./owner-watch.js";
+import { type NodeKind, type Presence } from "../../wire/presence.js";
 import { subjects } from "../../wire/subjects.js";
 
 export interface ActorOptions {
@@ -44,13 +44,14 @@ const extraClaims = 256;
 export class Actor {
   readonly config: ChorusConfig;
   readonly id: string;
-  readonly owner: string;
   readonly host: string;
   readonly log: Logger;
   readonly startedAt = Date.now();
   capacity: number;
 
   private currentKind: NodeKind;
+  private readonly firstOwner: string;
+  private ownerWatch?: OwnerWatch;
   private connection?: NatsConnection;
   private discovery?: MicroService;
   private beatTimer?: NodeJS.Timeout;
@@ -66,11 +67,16 @@ export class Actor {
     this.config = options.config;
     this.currentKind = options.kind;
     this.id = options.id ?? newId(options.kind);
-    this.owner = options.owner ?? this.id;
+    this.firstOwner = options.owner ?? this.id;
     this.host = hostIdOf(options.config);
     this.capacity = options.capacity;
     this.log = createLogger(`${this.kind}/${this.id}`);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+  }
+
+  /** Its control node now (itself for a control node): adoption can change it. */
+  get owner(): string {
+    return this.ownerWatch?.owner ?? this.firstOwner;
   }
 
   /** What the node is now: a control node is "prime" while it holds the prime role, else "plane". */
@@ -233,6 +239,9 @@ export class Actor {
       status,
       startedAt: this.startedAt,
       pid: process.pid,
+      ...(this.ownerWatch?.orphanSince !== undefined
+        ? { orphanSince: this.ownerWatch.orphanSince }
+        : {}),
     };
   }
 
@@ -274,52 +283,16 @@ export class Actor {
   }
 
   /**
-   * Stop when the owning control node disappears: its presence stops for
-   * `missedBeats` beats, or (for a child process) the IPC channel closes.
+   * Stop with the owning control node; keep serving as an orphan when its
+   * process dies, until another adopts this node (actors/runtime/owner-watch.ts).
    */
   watchOwner(): void {
     if (this.owner === this.id) return;
-    let lastSeen = Date.now();
-    let ownerInterval = this.config.heartbeatMs;
-    const sub = this.nc.subscribe(subjects.presenceOf(this.owner), {
-      callback: (err, msg) => {
-        if (err) return;
-        const parsed = presenceSchema.safeParse(safeJson(msg.data));
-        if (!parsed.success) return;
-        if (parsed.data.status === "stopping") {
-          void this.stop("owner stopped");
-          return;
-        }
-        lastSeen = Date.now();
-        ownerInterval = parsed.data.intervalMs;
-      },
-    });
-    // While our own broker connection is down no beat can reach us: that silence proves
-    // nothing (a broker restart would stop every node), so it counts from our reconnect.
-    let connected = true;
-    void (async () => {
-      for await (const s of this.nc.status()) {
-        if (s.type === "disconnect") connected = false;
-        if (s.type === "reconnect") {
-          connected = true;
-          lastSeen = Date.now();
-        }
-      }
-    })().catch(() => undefined);
-    // Checked after waiting input is read: after our own stall the owner's beats are still unread.
-    const stopWatching = sweepEvery(this.config.heartbeatMs, () => {
-      if (!connected) lastSeen = Date.now();
-      else if (Date.now() - lastSeen > this.config.missedBeats * ownerInterval) {
-        void this.stop("owner gone");
-      }
-    });
-    const onDisconnect = (): void => void this.stop("owner process gone");
-    process.once("disconnect", onDisconnect);
-    this.onStop(() => {
-      stopWatching();
-      sub.unsubscribe();
-      process.off("disconnect", onDisconnect);
-    });
+    const watch = new OwnerWatch(this, this.owner);
+    this.ownerWatch = watch;
+    watch.start();
+    this.serve(at(nodeAdopt, this.id), ({ owner, host }) => watch.adopt(owner, host));
+    this.onStop(() => watch.stop());
   }
 
   onStop(hook: () => Promise<void> | void): void {

@@ -30,6 +30,11 @@ export const configSchema = z.object({
   missedBeats: z.number().int().min(1).max(100),
   /** Time an auth or file node waits with nothing to do before it stops. */
   idleMs: z.number().int().min(100).max(86_400_000),
+  /**
+   * How long a node whose control node's process died keeps serving while it
+   * waits for a control node to adopt it (then it stops).
+   */
+  orphanGraceMs: z.number().int().min(0).max(86_400_000),
   /** Broker password of the actor role (a secret: env or the data folder only). */
   actorPassword: z.string().min(1).optional(),
   /**
@@ -78,6 +83,7 @@ export const defaultConfig: ChorusConfig = {
   heartbeatMs: 1000,
   missedBeats: 3,
   idleMs: 10_000,
+  orphanGraceMs: 30_000,
   brokerLeaseMs: 10 * 60_000,
   monitorPort: 8222,
   syncIntervalMs: 10_000,
@@ -101,6 +107,7 @@ export const settings: ReadonlyArray<{ key: Key; flag?: string; env: string; kin
   { key: "heartbeatMs", flag: "heartbeat-ms", env: "CHORUS_HEARTBEAT_MS", kind: "int" },
   { key: "missedBeats", flag: "missed-beats", env: "CHORUS_MISSED_BEATS", kind: "int" },
   { key: "idleMs", flag: "idle-ms", env: "CHORUS_IDLE_MS", kind: "int" },
+  { key: "orphanGraceMs", flag: "orphan-grace-ms", env: "CHORUS_ORPHAN_GRACE_MS", kind: "int" },
   { key: "actorPassword", env: "CHORUS_ACTOR_PASSWORD", kind: "string" },
   { key: "listenerToken", env: "CHORUS_LISTENER_TOKEN", kind: "string" },
   { key: "brokerLeaseMs", env: "CHORUS_BROKER_LEASE_MS", kind: "int" },
