@@ -346,7 +346,10 @@ export class Player {
 
   private tick(): void {
     const stalled = this.current?.keepUp(this.options.stallMs ?? defaultStallMs);
-    if (stalled && !this.recovery.active) void this.recovery.recover("no audio from the source");
+    // With the broker away no source can send: its return starts the recovery, on the same source.
+    if (stalled && !this.recovery.active && this.link.up) {
+      void this.recovery.recover("no audio from the source");
+    }
   }
 
   private watchBroker(): void {

@@ -11,7 +11,9 @@
  *   2.5 beats after its last renewal, and a candidate, asking every half
  *   beat, holds it within 3 beats.
  * - A holder that has not renewed for 2 beats gives the role up at once,
- *   before its key can expire and anyone else can take it. One exception:
+ *   before its key can expire and anyone else can take it. Two exceptions:
+ *   cut off from a single broker, it keeps the role (nobody else can reach
+ *   the broker either, and the others defer to it when it is back). And
  *   connected to a clustered broker whose bucket does not answer (the
  *   cluster electing the bucket's leader after a broker left, or this
  *   broker on the minority side of a partition), it serves on for up to 20
@@ -239,6 +241,16 @@ export class PrimeLease {
   private reconnected(): void {
     this.kv = undefined;
     this.deferToLastHolder();
+    if (this.holding && !this.clustered()) {
+      // Kept through the outage (see checkExpiry): renew at once, counting from now.
+      this.renewedAt = Date.now();
+      this.wake?.();
+    }
+  }
+
+  /** A single broker has no elections, and nobody else can reach it while we cannot. */
+  private clustered(): boolean {
+    return this.actor.nc.info?.cluster !== undefined;
   }
 
   private deferToLastHolder(): void {
@@ -278,8 +290,12 @@ export class PrimeLease {
     if (!this.holding) return;
     const silentMs = Date.now() - this.renewedAt;
     if (silentMs <= this.giveUpMs) return;
+    const clustered = this.clustered();
+    // Cut off from a single broker, so is every other candidate: nobody can take the lease
+    // meanwhile, and when the broker is back (a restart empties the memory bucket) the
+    // others defer to us (reconnected()). Serving on spares every client the takeover.
+    if (!this.connected && !clustered && !this.actor.nc.isClosed()) return;
     // A single broker has no elections: a bucket that does not answer is a broker out of reach.
-    const clustered = this.actor.nc.info?.cluster !== undefined;
     if (!this.connected || this.actor.nc.isClosed() || !clustered) {
       void this.lose(`could not renew the prime lease for ${silentMs} ms`);
     } else if (silentMs > this.outageMs) {

@@ -9,6 +9,7 @@ export class BrokerLink {
   up = true;
   /** Connections lost so far. */
   drops = 0;
+  private backAt = 0;
   private waiters = new Set<() => void>();
 
   down(): void {
@@ -19,7 +20,13 @@ export class BrokerLink {
 
   back(): void {
     this.up = true;
+    this.backAt = performance.now();
     this.wake();
+  }
+
+  /** Milliseconds since the connection last came back (Infinity when it never dropped). */
+  sinceBackMs(): number {
+    return this.backAt ? performance.now() - this.backAt : Infinity;
   }
 
   /** Resolves at the next drop or return, or after `ms`. */

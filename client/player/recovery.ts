@@ -22,6 +22,9 @@ export interface RecoveringPlayer {
   current(): CurrentSong | undefined;
 }
 
+/** How long after the broker is back every node has surely subscribed again (they reconnect every 250 ms). */
+const settleMs = 3000;
+
 export class Recovery {
   active = false;
 
@@ -47,12 +50,17 @@ export class Recovery {
     const movedOn = (): boolean =>
       this.player.closed() || generation !== this.player.generation() || Boolean(c?.failed);
     let attempt = 0;
+    let lastError: unknown;
+    // After a broker restart the source is kept while its node may not have subscribed again.
+    const keepSource = (): boolean =>
+      why === "broker reconnected" &&
+      (attempt === 1 || (isUnavailable(lastError) && this.link.sinceBackMs() < settleMs));
     try {
       await retry(
         async () => {
           attempt++;
           await this.link.whenUp(deadline.left, movedOn);
-          if (why !== "broker reconnected" || attempt > 1) await this.session.dropSource();
+          if (!keepSource()) await this.session.dropSource();
           if (this.session.stale) await this.session.resetSession();
           if (!c || c.stopped) {
             // Nothing to resume: a fresh session is all that is needed.
@@ -71,6 +79,7 @@ export class Recovery {
           deadline,
           retryable: (err) => !(c && isNotFound(err)),
           beforeRetry: async (err, tries) => {
+            lastError = err;
             if (isSessionError(err)) await this.session.resetSession();
             if (tries === 1 || tries % 10 === 0) this.events.say(`reconnecting (${why})…`, true);
           },
@@ -129,6 +138,10 @@ export class Recovery {
     c.attach(opened, source.label);
     if (c.paused) await opened.pause();
   }
+}
+
+function isUnavailable(err: unknown): boolean {
+  return err instanceof ChorusError && err.code === "UNAVAILABLE";
 }
 
 function isNotFound(err: unknown): boolean {
