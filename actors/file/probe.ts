@@ -1,0 +1,73 @@
+/**
+ * Is a music file a song we can play, and what is it? One set of rules for
+ * the catalogue and for music sync: WAV through its own header reader;
+ * every other container through its tags (music-metadata), an Ogg's end
+ * page, and — where ffmpeg is here — a decode of its last half second, which
+ * catches a file cut short whose header still promises the whole song.
+ */
+import { open } from "node:fs/promises";
+import type { Container } from "../../wire/media.js";
+import { endDecodes } from "./decode.js";
+import { MediaError, readTags, type EncodedInfo } from "./tags.js";
+import { readWavInfo, type WavInfo } from "./wav.js";
+
+export type Probed =
+  | { kind: "wav"; info: WavInfo }
+  | { kind: "decoded"; container: Exclude<Container, "wav">; info: EncodedInfo };
+
+/** A decoded format on a machine without ffmpeg: left out, with one warning for all such files. */
+export class NeedsFfmpegError extends MediaError {
+  override name = "NeedsFfmpegError";
+  constructor(container: Container) {
+    super(`.${container} files need ffmpeg, which is not installed on this machine`);
+  }
+}
+
+export interface ProbeOptions {
+  /** ffmpeg's path; without it only WAV is playable. */
+  ffmpeg?: string;
+  /** Sync moves files it cannot decode here: tags and structure suffice. */
+  decodeCheck?: boolean;
+}
+
+export async function probeSong(
+  file: string,
+  container: Container,
+  options: ProbeOptions,
+): Promise<Probed> {
+  if (container === "wav") return { kind: "wav", info: await readWavInfo(file) };
+  const info = await readTags(file, container);
+  if (container === "ogg" || container === "opus") await checkOggEnd(file);
+  if (options.ffmpeg) {
+    const why = await endDecodes(options.ffmpeg, file, info.duration);
+    if (why) throw new MediaError(why);
+  } else if (options.decodeCheck !== false) {
+    throw new NeedsFfmpegError(container);
+  }
+  return { kind: "decoded", container, info };
+}
+
+/** How far back from the end we look for the last Ogg page (pages are at most ~64 KiB). */
+const oggTail = 70_000;
+
+/**
+ * An Ogg stream ends with a page flagged end-of-stream. A copy cut short
+ * lacks it, and its last granule position (which music-metadata takes as
+ * the length) then quietly makes a shorter song.
+ */
+async function checkOggEnd(file: string): Promise<void> {
+  const fh = await open(file, "r");
+  try {
+    const size = (await fh.stat()).size;
+    const length = Math.min(size, oggTail);
+    const tail = Buffer.alloc(length);
+    await fh.read(tail, 0, length, size - length);
+    const last = tail.lastIndexOf("OggS");
+    if (last < 0 || last + 6 > tail.length) throw new MediaError("no Ogg page at its end");
+    const endOfStream = ((tail[last + 5] ?? 0) & 0x04) !== 0;
+    if (!endOfStream)
+      throw new MediaError("truncated: its last Ogg page is not the end of the stream");
+  } finally {
+    await fh.close();
+  }
+}
