@@ -157,7 +157,8 @@ export class Catalogue {
         // The file node said so once at start (service.ts).
         this.log.debug("skipping file that needs ffmpeg", { file });
       } else {
-        this.log.warn("skipping file that is not a playable song", { file, container, reason });
+        const label = container.toUpperCase();
+        this.log.warn(`skipping file that is not a playable ${label}`, { file, reason });
       }
       return { error: reason };
     }
