@@ -1,9 +1,11 @@
 /**
  * Decoding a song to PCM with Debian's ffmpeg, as a child process whose
  * stdout we read with backpressure. A decoder starts at an exact frame:
- * ffmpeg's input seek is sample-accurate for FLAC; lossy codecs (MP3's bit
- * reservoir, Opus and AAC pre-roll) need the packets before a seek point, so
- * we start a little earlier and drop exactly the frames before it.
+ * ffmpeg's input seek is sample-accurate for FLAC; Opus and AAC need the
+ * packets before a seek point (pre-roll), so we seek a little earlier and
+ * drop exactly the frames before it; where ffmpeg's seek timestamps are not
+ * exact (Ogg Vorbis, MP3) we decode from the start and drop frames up to it
+ * (about 300 to 1000 times real time here, so a late seek costs a little).
  */
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { accessSync, constants } from "node:fs";
@@ -55,7 +57,11 @@ export function decodeArgs(
   layout: DecodedLayout,
   fromFrame: number,
 ): { args: string[]; dropFrames: number } {
-  const preroll = layout.lossy ? Math.round(prerollSeconds * layout.sampleRate) : 0;
+  const preroll = !layout.inputSeek
+    ? fromFrame
+    : layout.lossy
+      ? Math.round(prerollSeconds * layout.sampleRate)
+      : 0;
   const dropFrames = Math.min(fromFrame, preroll);
   const start = fromFrame - dropFrames;
   const args = ["-nostdin", "-hide_banner", "-v", "error"];

@@ -36,6 +36,12 @@ export interface DecodedLayout {
   duration: number;
   /** Lossy codecs need a short pre-roll before a seek point to decode it exactly. */
   lossy: boolean;
+  /**
+   * Whether ffmpeg's input seek gives exact timestamps for this codec (FLAC,
+   * Opus, MP4's sample tables). Ogg Vorbis lands some frames off, and MP3's
+   * seek tables are estimates: those decode from the start and drop frames.
+   */
+  inputSeek: boolean;
   codec: string;
 }
 
@@ -75,7 +81,8 @@ async function parse(file: string, duration: boolean): Promise<IAudioMetadata> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code) throw new MediaError(`cannot open: ${code}`);
-    throw new MediaError(`unreadable: ${err instanceof Error ? err.message : String(err)}`);
+    const why = err instanceof Error ? err.message : String(err);
+    throw new MediaError(`unreadable (truncated or corrupt): ${why.slice(0, 200)}`);
   }
 }
 
@@ -107,7 +114,9 @@ function layoutOf(meta: IAudioMetadata, container: Exclude<Container, "wav">): D
   const lossless = format.lossless === true || /^(FLAC|ALAC)/.test(codec);
   const bitDepth = lossless ? depthOf(format.bitsPerSample) : 16;
   const duration = format.duration ?? 0;
-  if (!(duration > 0) || !Number.isFinite(duration)) throw new MediaError("no audio (zero length)");
+  if (!(duration > 0) || !Number.isFinite(duration)) {
+    throw new MediaError("no audio: zero length (empty or truncated)");
+  }
   if (duration > 86_400) throw new MediaError("longer than a day");
   const frames = Math.round(duration * sampleRate);
   return {
@@ -118,6 +127,7 @@ function layoutOf(meta: IAudioMetadata, container: Exclude<Container, "wav">): D
     frames,
     duration: frames / sampleRate,
     lossy: !lossless,
+    inputSeek: !/^(Vorbis|MPEG)/.test(codec),
     codec,
   };
 }
