@@ -89,7 +89,7 @@ describe("file nodes: FLAC, MP3, Ogg Vorbis, Opus and M4A (real ffmpeg, real nat
         fileBytes: sizeOf(fx.songs[format]),
         cover: withCover[format],
       });
-      // MP3 and AAC headers count the encoder's padding: a few tens of ms over.
+      // An M4A's header counts the AAC encoder's padding: a few tens of ms over.
       expect(song.duration, format).to.be.within(3, 3.07);
       expect(song.format, format).to.deep.equal({
         sampleRate: format === "opus" ? 48_000 : 44_100,
@@ -101,8 +101,11 @@ describe("file nodes: FLAC, MP3, Ogg Vorbis, Opus and M4A (real ffmpeg, real nat
       expect(song.bytes % (channels * 2), format).to.equal(0);
       expect(song.bytes / (channels * 2) / sampleRate, format).to.be.closeTo(song.duration, 0.0006);
     }
-    // FLAC's header is exact: the source's frames, to the byte.
-    expect(byFile("song.flac").bytes).to.equal(3 * 44_100 * 4);
+    // FLAC's, Ogg's and (with its LAME tag's delay and padding) MP3's lengths are exact: the source's frames.
+    for (const format of ["flac", "mp3", "ogg"] as const) {
+      expect(byFile(`song.${format}`).bytes, format).to.equal(3 * 44_100 * 4);
+    }
+    expect(byFile("song.opus").bytes).to.equal(3 * 48_000 * 4);
   });
 
   it("plays each whole, exactly the listed bytes to the end of the song; FLAC bit-exact", async () => {

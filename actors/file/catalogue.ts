@@ -39,10 +39,16 @@ export interface SongFile {
   origin: PcmOrigin;
 }
 
+type Probe = { probed: Probed; size: number } | { error: string };
+
 interface Entry {
   key: string;
-  result: { probed: Probed; size: number } | { error: string };
+  /** Shared by concurrent listings, so each version of a file is probed (and warned of) once. */
+  result: Promise<Probe>;
 }
+
+/** Files probed at once by a listing: a probe of a decoded format waits mostly on ffmpeg. */
+const probeConcurrency = 4;
 
 export interface CatalogueOptions {
   /** ffmpeg's path (decode.ts findFfmpeg); without it only WAV songs are listed. */
@@ -85,10 +91,16 @@ export class Catalogue {
 
   async list(): Promise<Song[]> {
     const songs: Song[] = [];
-    for (const file of await this.musicFiles()) {
-      const resolved = await this.load(file).catch(() => undefined);
-      if (resolved) songs.push(resolved.song);
-    }
+    const files = await this.musicFiles();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < files.length) {
+        const file = files[next++] as string;
+        const resolved = await this.load(file).catch(() => undefined);
+        if (resolved) songs.push(resolved.song);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(probeConcurrency, files.length) }, worker));
     return songs.sort((a, b) => a.title.localeCompare(b.title) || a.file.localeCompare(b.file));
   }
 
@@ -135,17 +147,17 @@ export class Catalogue {
     }
     let entry = this.cache.get(file);
     if (!entry || entry.key !== key) {
-      entry = { key, result: await this.parse(full, file, size) };
+      entry = { key, result: this.parse(full, file, size) };
       this.cache.set(file, entry);
     }
-    const result = entry.result;
+    const result = await entry.result;
     if ("error" in result) {
       throw new ChorusError("BAD_REQUEST", `song cannot be played: ${result.error}`);
     }
     return songFileOf(file, full, result.probed, result.size);
   }
 
-  private async parse(full: string, file: string, size: number): Promise<Entry["result"]> {
+  private async parse(full: string, file: string, size: number): Promise<Probe> {
     const container = containerOf(file) ?? "wav";
     try {
       const probed = await probeSong(full, container, { ffmpeg: this.options.ffmpeg });

@@ -6,6 +6,7 @@
  */
 import { parseFile, type IAudioMetadata } from "music-metadata";
 import type { Container } from "../../wire/media.js";
+import { readXing } from "./mp3-info.js";
 import { playable } from "./wav.js";
 
 /** A file that is not a song we can play; `message` says why, for one log line or reply. */
@@ -71,7 +72,17 @@ export async function readTags(
   check(meta, container);
   // Only files whose headers give no length (e.g. an MP3 without a Xing header) are scanned whole.
   if (!(meta.format.duration && meta.format.duration > 0)) meta = await parse(file, true);
-  const layout = layoutOf(meta, container);
+  let exactFrames: number | undefined;
+  if (container === "mp3") {
+    const xing = await readXing(file);
+    if (xing?.streamBytes && xing.available < xing.streamBytes) {
+      throw new MediaError(
+        `truncated: its header counts ${xing.streamBytes} bytes of audio, the file holds ${xing.available}`,
+      );
+    }
+    exactFrames = xing?.samples;
+  }
+  const layout = layoutOf(meta, container, exactFrames);
   return { ...layout, tags: tagsOf(meta) };
 }
 
@@ -100,7 +111,11 @@ function check(meta: IAudioMetadata, container: Exclude<Container, "wav">): void
   }
 }
 
-function layoutOf(meta: IAudioMetadata, container: Exclude<Container, "wav">): DecodedLayout {
+function layoutOf(
+  meta: IAudioMetadata,
+  container: Exclude<Container, "wav">,
+  exactFrames: number | undefined,
+): DecodedLayout {
   const { format } = meta;
   const codec = format.codec ?? container;
   const channels = format.numberOfChannels ?? 0;
@@ -118,7 +133,7 @@ function layoutOf(meta: IAudioMetadata, container: Exclude<Container, "wav">): D
     throw new MediaError("no audio: zero length (empty or truncated)");
   }
   if (duration > 86_400) throw new MediaError("longer than a day");
-  const frames = Math.round(duration * sampleRate);
+  const frames = exactFrames && exactFrames > 0 ? exactFrames : Math.round(duration * sampleRate);
   return {
     sampleRate,
     channels,
