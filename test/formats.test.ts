@@ -1,10 +1,6 @@
 import { expect } from "chai";
-import { mkdtempSync, rmSync } from "node:fs";
-import { copyFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdir } from "node:fs/promises";
 import path from "node:path";
-import { Catalogue } from "../actors/file/catalogue.js";
-import { createLogger } from "../actors/runtime/log.js";
 import type { ChorusConfig } from "../actors/runtime/config.js";
 import type { UserSession } from "../client/auth.js";
 import { findFileNode, listSongs, play, type ChunkReader, type Song } from "../client/stream.js";
@@ -108,7 +104,7 @@ describe("file nodes: FLAC, MP3, Ogg Vorbis, Opus and M4A (real ffmpeg, real nat
     expect(byFile("song.opus").bytes).to.equal(3 * 48_000 * 4);
   });
 
-  it("plays each whole, exactly the listed bytes to the end of the song; FLAC bit-exact", async () => {
+  it("plays each whole, exactly the listed bytes to the end of the song; FLAC bit-exact at 16 and 24 bits", async () => {
     const source = await pcmOf(fx.source);
     for (const format of formats) {
       const song = byFile(`song.${format}`);
@@ -133,6 +129,11 @@ describe("file nodes: FLAC, MP3, Ogg Vorbis, Opus and M4A (real ffmpeg, real nat
         `${format} padding is silence`,
       ).to.equal(true);
     }
+    // FLAC plays at its own depth: 24-bit, bit-exact too.
+    const deep = byFile("deep.flac");
+    expect(deep.format).to.deep.equal({ sampleRate: 48_000, channels: 1, bitDepth: 24 });
+    const pcm = await collect(await play(user.nc, user, deep.id, { node }));
+    expect(pcm.equals(await pcmOf(fx.deepSource)), "24-bit FLAC bit-exact").to.equal(true);
   });
 
   it("starts and seeks exactly on the frame: FLAC bit-exact, the lossy formats too", async () => {
@@ -266,18 +267,47 @@ describe("file nodes: FLAC, MP3, Ogg Vorbis, Opus and M4A (real ffmpeg, real nat
   });
 });
 
-describe("file nodes without ffmpeg", () => {
-  let folder: string;
-  afterEach(() => rmSync(folder, { recursive: true, force: true }));
+describe("a file node without ffmpeg (real processes, ffmpeg off their PATH)", function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  let user: UserSession | undefined;
+  after(async () => {
+    user?.stopHeartbeats();
+    await sys?.cleanup();
+  });
 
-  it("lists and resolves WAV only, and refuses the rest by name saying they need ffmpeg", async () => {
-    folder = mkdtempSync(path.join(tmpdir(), "chorus-noffmpeg-"));
-    const fx = makeFixtures(folder, path.join(folder, ".sources"), 1);
-    await copyFile(fx.source, path.join(folder, "plain.wav"));
-    const catalogue = new Catalogue(folder, createLogger("test-noffmpeg"), {});
-    expect((await catalogue.list()).map((s) => s.file)).to.deep.equal(["plain.wav"]);
-    const err = await catalogue.resolve("song.flac").catch((e: unknown) => e);
+  it("lists and plays WAV, leaves the rest out with one warning, and refuses them by name", async () => {
+    sys = new TestSystem();
+    await sys.startBroker();
+    const config = sys.config("prime");
+    const fx = makeFixtures(path.join(sys.root, "all"), path.join(sys.root, "sources"), 1);
+    await mkdir(config.music, { recursive: true });
+    await copyFile(fx.source, path.join(config.music, "plain.wav"));
+    await copyFile(fx.songs.flac, path.join(config.music, "song.flac"));
+    await copyFile(fx.songs.mp3, path.join(config.music, "song.mp3"));
+    // The prime and the nodes it spawns find no ffmpeg.
+    const prime = sys.run(["prime"], config, { PATH: path.join(sys.root, "empty-bin") });
+    const actor = await sys.connect("actor");
+    await waitFor(async () => {
+      if (prime.child.exitCode !== null) throw new Error(`prime exited: ${prime.output()}`);
+      return (await sys.nodes(actor).catch(() => [])).some((n) => n.kind === "prime");
+    }, "the prime");
+    user = await sys.login();
+    const node = (await findFileNode(user.nc)).id;
+    for (const n of await sys.nodes(actor)) sys.track(n.pid);
+    const songs = await listSongs(user.nc, user, node);
+    expect(songs.map((s) => s.file)).to.deep.equal(["plain.wav"]);
+    const pcm = await collect(await play(user.nc, user, "plain.wav", { node }));
+    expect(pcm.equals(await pcmOf(fx.source))).to.equal(true);
+    const err = await play(user.nc, user, "song.flac", { node }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(ChorusError).with.property("code", "BAD_REQUEST");
-    expect((err as Error).message).to.match(/need ffmpeg/);
+    expect((err as Error).message).to.match(/\.flac files need ffmpeg/);
+    await listSongs(user.nc, user, node);
+    const warnings = prime
+      .output()
+      .split("\n")
+      .filter((l) => / warn /.test(l) && /ffmpeg/.test(l));
+    expect(warnings, prime.output()).to.have.length(1);
+    expect(warnings[0]).to.match(/ffmpeg not found: only WAV songs are listed and played/);
   });
 });

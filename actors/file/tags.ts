@@ -142,7 +142,8 @@ function layoutOf(
     frames,
     duration: frames / sampleRate,
     lossy: !lossless,
-    inputSeek: !/^(Vorbis|MPEG)/.test(codec),
+    // FLAC inside Ogg seeks by Ogg pages as Vorbis does: from the start too.
+    inputSeek: !/^(Vorbis|MPEG)/.test(codec) && !(container === "ogg" && /^FLAC/.test(codec)),
     codec,
   };
 }
