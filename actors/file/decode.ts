@@ -81,6 +81,8 @@ export class Decoder {
   private dropBytes: number;
   private stderr = "";
   private failure?: string;
+  /** We killed it: its early end is ours, not a decoding failure. */
+  private killed = false;
   private wake?: () => void;
   private readonly exited: Promise<number | string>;
 
@@ -135,6 +137,9 @@ export class Decoder {
 
   /** Stop ffmpeg now (a stop, pause, seek or end); nothing it still has matters. */
   kill(): Promise<void> {
+    this.killed = true;
+    // A child that never started (no ffmpeg) has nothing to wait for.
+    if (this.child.pid === undefined) return Promise.resolve();
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
     return this.exited.then(() => undefined);
   }
@@ -164,6 +169,7 @@ export class Decoder {
   }
 
   private async checkExit(): Promise<void> {
+    if (this.killed) return;
     if (this.failure) throw new DecodeError(this.failure);
     const code = await this.exited;
     if (code !== 0) {
