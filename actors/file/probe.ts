@@ -1,13 +1,16 @@
 /**
  * Is a music file a song we can play, and what is it? One set of rules for
  * the catalogue and for music sync: WAV through its own header reader;
- * every other container through its tags (music-metadata), an Ogg's end
- * page, and — where ffmpeg is here — a decode of its last half second, which
- * catches a file cut short whose header still promises the whole song.
+ * every other container through its tags (music-metadata) and a cheap check
+ * that it ends where its header says (FLAC's last frame, an Ogg's end page,
+ * an MP3's byte count), which catches a copy cut short. Where that check
+ * cannot tell, ffmpeg decodes the file's last half second and decides.
  */
 import { open } from "node:fs/promises";
 import type { Container } from "../../wire/media.js";
 import { endDecodes } from "./decode.js";
+import { flacEndProblem } from "./flac-end.js";
+import { readXing } from "./mp3-info.js";
 import { MediaError, readTags, type EncodedInfo } from "./tags.js";
 import { readWavInfo, type WavInfo } from "./wav.js";
 
@@ -36,15 +39,42 @@ export async function probeSong(
   options: ProbeOptions,
 ): Promise<Probed> {
   if (container === "wav") return { kind: "wav", info: await readWavInfo(file) };
+  if (!options.ffmpeg && options.decodeCheck !== false) throw new NeedsFfmpegError(container);
   const info = await readTags(file, container);
-  if (container === "ogg" || container === "opus") await checkOggEnd(file);
-  if (options.ffmpeg) {
+  const doubt = await endDoubt(file, container);
+  if (doubt) {
+    // Where the structure does not prove the file whole, ffmpeg decodes its end and decides.
+    if (!options.ffmpeg) throw new MediaError(doubt);
     const why = await endDecodes(options.ffmpeg, file, info.duration);
     if (why) throw new MediaError(why);
-  } else if (options.decodeCheck !== false) {
-    throw new NeedsFfmpegError(container);
   }
   return { kind: "decoded", container, info };
+}
+
+/**
+ * Cheap checks that a file ends where its header says (a few KiB read, no
+ * decoding): undefined when it does, else the doubt. A file's tags and
+ * boxes were checked already: an MP3's Xing byte count (tags.ts) and an
+ * M4A's atom sizes (music-metadata) refuse a copy cut short there.
+ */
+async function endDoubt(
+  file: string,
+  container: Exclude<Container, "wav">,
+): Promise<string | undefined> {
+  switch (container) {
+    case "flac":
+      return flacEndProblem(file);
+    case "ogg":
+    case "opus":
+      await checkOggEnd(file);
+      return undefined;
+    case "mp3":
+      return (await readXing(file))?.streamBytes === undefined
+        ? "no Xing header to check its length by"
+        : undefined;
+    case "m4a":
+      return undefined;
+  }
 }
 
 /** How far back from the end we look for the last Ogg page (pages are at most ~64 KiB). */
