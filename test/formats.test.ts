@@ -1,10 +1,12 @@
 import { expect } from "chai";
-import { copyFile, mkdir } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { ChorusConfig } from "../actors/runtime/config.js";
 import type { UserSession } from "../client/auth.js";
 import { findFileNode, listSongs, play, type ChunkReader, type Song } from "../client/stream.js";
 import { ChorusError } from "../wire/errors.js";
+import { newObjectName, openSyncStore } from "../actors/sync/store.js";
+import { receiveFile } from "../actors/sync/transfer.js";
 import { pcmOf } from "../harness/fixtures/file.js";
 import {
   decodeWhole,
@@ -264,6 +266,32 @@ describe("file nodes: FLAC, MP3, Ogg Vorbis, Opus and M4A (real ffmpeg, real nat
       undefined,
     );
     expect(await sha256OrUndefined(path.join(plane.music, "cut-short.flac"))).to.equal(undefined);
+  });
+
+  it("a receiver refuses content that is not the music its name says, and nothing lands", async () => {
+    const store = await openSyncStore(await sys.connect("actor"));
+    const landing = path.join(sys.root, "landing");
+    await mkdir(landing, { recursive: true });
+    for (const [name, file] of [
+      ["lying.flac", path.join(config.music, "random.flac")],
+      ["cut.mp3", path.join(config.music, "cut-short.mp3")],
+    ] as const) {
+      const data = await readFile(file);
+      const object = newObjectName();
+      await store.os.putBlob({ name: object }, data);
+      const err = await receiveFile(store, landing, {
+        object,
+        name,
+        hash: await sha256Of(file),
+        size: data.length,
+        ifExists: "keep",
+        loserHost: "elsewhere",
+      }).catch((e: unknown) => e);
+      expect(err, name).to.be.instanceOf(ChorusError).with.property("code", "BAD_REQUEST");
+      expect((err as Error).message, name).to.match(/not a playable music file: /);
+      await store.os.delete(object);
+    }
+    expect(await readdir(landing)).to.deep.equal([]);
   });
 });
 
