@@ -41,7 +41,7 @@ export async function probeSong(
   if (container === "wav") return { kind: "wav", info: await readWavInfo(file) };
   if (!options.ffmpeg && options.decodeCheck !== false) throw new NeedsFfmpegError(container);
   const info = await readTags(file, container);
-  const doubt = await endDoubt(file, container);
+  const doubt = await endDoubt(file, container, options.ffmpeg !== undefined);
   if (doubt) {
     // Where the structure does not prove the file whole, ffmpeg decodes its end and decides.
     if (!options.ffmpeg) throw new MediaError(doubt);
@@ -60,6 +60,7 @@ export async function probeSong(
 async function endDoubt(
   file: string,
   container: Exclude<Container, "wav">,
+  canDecode: boolean,
 ): Promise<string | undefined> {
   switch (container) {
     case "flac":
@@ -69,7 +70,9 @@ async function endDoubt(
       await checkOggEnd(file);
       return undefined;
     case "mp3":
-      return (await readXing(file))?.streamBytes === undefined
+      // Without a Xing header an MP3's length comes from its size: nothing to contradict,
+      // so a relay without ffmpeg takes it as it is.
+      return canDecode && (await readXing(file))?.streamBytes === undefined
         ? "no Xing header to check its length by"
         : undefined;
     case "m4a":
