@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The pre-step of `npm start`, `npm test` and `npm run bench`: installs npm
-// dependencies when missing or stale, makes sure nats-server exists (Debian's
-// package when we are root on Debian), compiles the TypeScript to dist/, and
+// dependencies when missing or stale, makes sure nats-server and ffmpeg exist
+// (Debian's packages when we are root on Debian), compiles the TypeScript to dist/, and
 // synthesises the long demo songs into music/ when they are missing or stale.
 import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { installFfmpeg } from "./install-ffmpeg.mjs";
 import { installNatsServer } from "./install-nats.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -50,6 +51,9 @@ if (!installed || installed < mtime("package-lock.json") || installed < mtime("p
 
 // 2. nats-server (Debian's package when we are root on Debian, with its own service kept off).
 installNatsServer();
+
+// 2b. ffmpeg (decodes every format but WAV; without it file nodes serve WAV only).
+installFfmpeg();
 
 // 3. Compile (incremental: quick when nothing changed).
 run(path.join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"]);

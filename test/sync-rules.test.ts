@@ -13,13 +13,18 @@ import { wavHeader, writeWav } from "../harness/fixtures/sync.js";
 const entry = (name: string, hash = "a".repeat(64)) => ({ name, size: 100, hash });
 
 describe("music sync rules", () => {
-  it("accepts only safe .wav names", () => {
+  it("accepts only safe music file names (.wav, .flac, .mp3, .ogg, .opus, .m4a)", () => {
     for (const ok of [
       "song.wav",
       "Song Two.WAV",
       "ünï cödé.wav",
       "a.b.wav",
       "x (conflict host-1).wav",
+      "track.flac",
+      "Live.MP3",
+      "a.ogg",
+      "b.opus",
+      "c.m4a",
     ]) {
       expect(unsafeReason(ok), ok).to.equal(undefined);
     }
@@ -33,8 +38,9 @@ describe("music sync rules", () => {
       [".hidden.wav", /hidden/],
       ["line\nbreak.wav", /control/],
       [" padded.wav", /spaces/],
-      ["notes.txt", /not a \.wav/],
-      ["song.wav.exe", /not a \.wav/],
+      ["notes.txt", /not a music file/],
+      ["song.wav.exe", /not a music file/],
+      ["cover.jpg", /not a music file/],
       ["x".repeat(maxNameBytes) + ".wav", /longer/],
     ];
     for (const [name, reason] of bad)

@@ -47,3 +47,20 @@ export const songSchema = z.object({
   bytes: z.number().int().min(0),
 });
 export type Song = z.infer<typeof songSchema>;
+
+/**
+ * The containers a music folder may hold, by how a file's name ends. WAV is
+ * read natively; the others are decoded on the file node (ffmpeg).
+ */
+export const containers = ["wav", "flac", "mp3", "ogg", "opus", "m4a"] as const;
+export type Container = (typeof containers)[number];
+/** Other endings people's libraries use for the same containers. */
+const aliases: Record<string, Container> = { oga: "ogg", wave: "wav" };
+
+/** The container a file name says it holds, or undefined for anything else. */
+export function containerOf(name: string): Container | undefined {
+  const dot = name.lastIndexOf(".");
+  if (dot <= 0) return undefined;
+  const ext = name.slice(dot + 1).toLowerCase();
+  return (containers as readonly string[]).includes(ext) ? (ext as Container) : aliases[ext];
+}

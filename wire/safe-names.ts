@@ -4,6 +4,7 @@
  * hide itself, or smuggle control characters: anything doubtful is skipped.
  */
 import path from "node:path";
+import { containerOf } from "./media.js";
 
 /** Longest synced name in UTF-8 bytes (file systems allow 255; we leave room for conflict names). */
 export const maxNameBytes = 200;
@@ -12,8 +13,9 @@ export const maxNameBytes = 200;
 export const tempPrefix = ".chorus-sync-";
 export const tempSuffix = ".tmp";
 
-export function isWavName(name: string): boolean {
-  return /\.wav$/i.test(name);
+/** A name ending in one of the music containers (`.wav`, `.flac`, `.mp3`, ...; any case). */
+export function isMusicName(name: string): boolean {
+  return containerOf(name) !== undefined;
 }
 
 /** Why `name` may not be synced, or undefined when it may. */
@@ -27,7 +29,7 @@ export function unsafeReason(name: string): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) return "contains control characters";
   if (name !== name.trim()) return "leading or trailing spaces";
-  if (!isWavName(name)) return "not a .wav file";
+  if (!isMusicName(name)) return "not a music file (.wav, .flac, .mp3, .ogg, .opus, .m4a)";
   return undefined;
 }
 

@@ -1,27 +1,58 @@
 /**
  * The songs of this machine's music folder. Every listing reads the folder
- * again (so files added, replaced or removed show up at once) but parses a
- * file's header only when its size, mtime or inode changed. A file that is
- * not a playable WAV is left out with one warning per version of the file.
+ * again (so files added, replaced or removed show up at once) but probes a
+ * file (probe.ts) only when its size, mtime or inode changed. A file that is
+ * not a playable song is left out with one warning per version of the file;
+ * without ffmpeg, every format but WAV is left out with one warning in all.
  */
 import { createHash } from "node:crypto";
 import { readdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { ChorusError } from "../../wire/errors.js";
-import type { AudioFormat, Song } from "../../wire/media.js";
+import { containerOf, type AudioFormat, type Song } from "../../wire/media.js";
 import type { Logger } from "../runtime/log.js";
-import { readWavInfo, WavError, type WavInfo } from "./wav.js";
+import { NeedsFfmpegError, probeSong, type Probed } from "./probe.js";
+import { MediaError, type DecodedLayout } from "./tags.js";
+import { WavError, type WavInfo } from "./wav.js";
+
+/** The PCM a song yields, whatever its container. */
+export interface PcmLayout {
+  sampleRate: number;
+  channels: number;
+  bitDepth: number;
+  /** Bytes per frame (one sample of every channel). */
+  blockAlign: number;
+  frames: number;
+  /** Seconds. */
+  duration: number;
+}
+
+/** Where a song's PCM comes from: read from a WAV file, or decoded by ffmpeg. */
+export type PcmOrigin =
+  { kind: "wav"; dataOffset: number } | { kind: "decoded"; layout: DecodedLayout };
 
 /** A song resolved for streaming: its catalogue entry plus where its PCM lives. */
 export interface SongFile {
   song: Song;
   path: string;
-  info: WavInfo;
+  info: PcmLayout;
+  origin: PcmOrigin;
 }
+
+type Probe = { probed: Probed; size: number } | { error: string };
 
 interface Entry {
   key: string;
-  result: { info: WavInfo } | { error: string };
+  /** Shared by concurrent listings, so each version of a file is probed (and warned of) once. */
+  result: Promise<Probe>;
+}
+
+/** Files probed at once by a listing: a probe of a decoded format waits mostly on ffmpeg. */
+const probeConcurrency = 4;
+
+export interface CatalogueOptions {
+  /** ffmpeg's path (decode.ts findFfmpeg); without it only WAV songs are listed. */
+  ffmpeg?: string;
 }
 
 export function songIdOf(file: string): string {
@@ -55,20 +86,27 @@ export class Catalogue {
   constructor(
     readonly folder: string,
     private readonly log: Logger,
+    private readonly options: CatalogueOptions = {},
   ) {}
 
   async list(): Promise<Song[]> {
     const songs: Song[] = [];
-    for (const file of await this.wavFiles()) {
-      const resolved = await this.load(file).catch(() => undefined);
-      if (resolved) songs.push(resolved.song);
-    }
+    const files = await this.musicFiles();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < files.length) {
+        const file = files[next++] as string;
+        const resolved = await this.load(file).catch(() => undefined);
+        if (resolved) songs.push(resolved.song);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(probeConcurrency, files.length) }, worker));
     return songs.sort((a, b) => a.title.localeCompare(b.title) || a.file.localeCompare(b.file));
   }
 
   /** Find a song by id or file name; throws NOT_FOUND / BAD_REQUEST with the reason. */
   async resolve(nameOrId: string): Promise<SongFile> {
-    const files = await this.wavFiles();
+    const files = await this.musicFiles();
     const byId = files.find((f) => songIdOf(f) === nameOrId);
     const file = byId ?? checkFileName(nameOrId);
     if (!byId && !files.includes(file)) {
@@ -77,10 +115,10 @@ export class Catalogue {
     return this.load(file);
   }
 
-  private async wavFiles(): Promise<string[]> {
+  private async musicFiles(): Promise<string[]> {
     try {
       const names = await readdir(this.folder);
-      return names.filter((n) => n.toLowerCase().endsWith(".wav") && !n.startsWith("."));
+      return names.filter((n) => containerOf(n) !== undefined && !n.startsWith("."));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw new ChorusError("UNAVAILABLE", "cannot read the music folder");
@@ -91,6 +129,7 @@ export class Catalogue {
   private async load(file: string): Promise<SongFile> {
     const full = path.join(this.folder, file);
     let key: string;
+    let size: number;
     try {
       // Follow links only to files inside the music folder.
       const real = await realpath(full);
@@ -101,31 +140,79 @@ export class Catalogue {
       const st = await stat(real);
       if (!st.isFile()) throw new ChorusError("NOT_FOUND", "no such song in the music folder");
       key = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      size = st.size;
     } catch (err) {
       if (err instanceof ChorusError) throw err;
       throw new ChorusError("NOT_FOUND", "no such song in the music folder");
     }
     let entry = this.cache.get(file);
     if (!entry || entry.key !== key) {
-      entry = { key, result: await this.parse(full, file) };
+      entry = { key, result: this.parse(full, file, size) };
       this.cache.set(file, entry);
     }
-    const result = entry.result;
+    const result = await entry.result;
     if ("error" in result) {
       throw new ChorusError("BAD_REQUEST", `song cannot be played: ${result.error}`);
     }
-    return { song: songOf(file, result.info), path: full, info: result.info };
+    return songFileOf(file, full, result.probed, result.size);
   }
 
-  private async parse(full: string, file: string): Promise<Entry["result"]> {
+  private async parse(full: string, file: string, size: number): Promise<Probe> {
+    const container = containerOf(file) ?? "wav";
     try {
-      return { info: await readWavInfo(full) };
+      const probed = await probeSong(full, container, { ffmpeg: this.options.ffmpeg });
+      return { probed, size };
     } catch (err) {
-      const reason = err instanceof WavError ? err.message : String(err);
-      this.log.warn("skipping file that is not a playable WAV", { file, reason });
+      const reason =
+        err instanceof WavError || err instanceof MediaError ? err.message : String(err);
+      if (err instanceof NeedsFfmpegError) {
+        // The file node said so once at start (service.ts).
+        this.log.debug("skipping file that needs ffmpeg", { file });
+      } else {
+        const label = container.toUpperCase();
+        this.log.warn(`skipping file that is not a playable ${label}`, { file, reason });
+      }
       return { error: reason };
     }
   }
+}
+
+function songFileOf(file: string, full: string, probed: Probed, size: number): SongFile {
+  if (probed.kind === "wav") {
+    const { info } = probed;
+    return {
+      song: { ...songOf(file, info), container: "wav", fileBytes: size },
+      path: full,
+      info,
+      origin: { kind: "wav", dataOffset: info.dataOffset },
+    };
+  }
+  const { info, container } = probed;
+  const { tags } = info;
+  const format: AudioFormat = {
+    sampleRate: info.sampleRate,
+    channels: info.channels,
+    bitDepth: info.bitDepth,
+  };
+  const song: Song = {
+    id: songIdOf(file),
+    title: tags.title ?? file.replace(/\.[^.]+$/, ""),
+    ...(tags.artist ? { artist: tags.artist } : {}),
+    ...(tags.album ? { album: tags.album } : {}),
+    ...(tags.albumArtist ? { albumArtist: tags.albumArtist } : {}),
+    ...(tags.track ? { track: tags.track } : {}),
+    ...(tags.disc ? { disc: tags.disc } : {}),
+    ...(tags.year ? { year: tags.year } : {}),
+    ...(tags.genre ? { genre: tags.genre } : {}),
+    container,
+    fileBytes: size,
+    cover: tags.cover,
+    file,
+    duration: Math.round(info.duration * 1000) / 1000,
+    format,
+    bytes: info.frames * info.blockAlign,
+  };
+  return { song, path: full, info, origin: { kind: "decoded", layout: info } };
 }
 
 function songOf(file: string, info: WavInfo): Song {

@@ -6,12 +6,11 @@
  * epochs); the end of the song, a stop, a dead session or a removed file
  * end the stream with an end marker saying why.
  */
-import type { FileHandle } from "node:fs/promises";
-import { open } from "node:fs/promises";
 import { timingSafeEqual } from "node:crypto";
-import { ChorusError } from "../../wire/errors.js";
 import type { Logger } from "../runtime/log.js";
 import type { SongFile } from "./catalogue.js";
+import { DecodeError } from "./decode.js";
+import { openSource, type PcmSource } from "./pcm-source.js";
 import type { AudioJetStream } from "./jetstream.js";
 import type { Publisher, PublishScheduler } from "./scheduler.js";
 import {
@@ -49,6 +48,8 @@ export interface StreamNode {
   scheduler: PublishScheduler;
   hooks: StreamHooks;
   log: Logger;
+  /** ffmpeg's path, for songs that are not WAV. */
+  ffmpeg?: string;
 }
 
 const publishTimeoutMs = 2000;
@@ -101,7 +102,7 @@ export class ListenerStream implements Publisher {
   private constructor(
     what: StreamRequest,
     node: StreamNode,
-    private readonly fd: FileHandle,
+    private readonly source: PcmSource,
   ) {
     const { id, song, startFrame } = what;
     this.id = id;
@@ -125,13 +126,7 @@ export class ListenerStream implements Publisher {
   }
 
   static async open(what: StreamRequest, node: StreamNode): Promise<ListenerStream> {
-    let fd: FileHandle;
-    try {
-      fd = await open(what.song.path, "r");
-    } catch {
-      throw new ChorusError("NOT_FOUND", "the song was removed from the music folder");
-    }
-    return new ListenerStream(what, node, fd);
+    return new ListenerStream(what, node, await openSource(what.song, node.ffmpeg));
   }
 
   get frames(): number {
@@ -169,6 +164,8 @@ export class ListenerStream implements Publisher {
 
   pause(): void {
     this.paused = true;
+    // A paused stream holds no decoder: it starts again, exactly there, on resume.
+    void this.source.idle().catch(() => undefined);
   }
 
   resume(): void {
@@ -245,7 +242,8 @@ export class ListenerStream implements Publisher {
       // A stop or seek may close the file under a publish in progress.
       if (this.ended) return;
       this.log.warn("stream failed", { stream: this.id, error: String(err) });
-      await this.end("error", "the node could not read the song");
+      const what = err instanceof DecodeError ? "decode" : "read";
+      await this.end("error", `the node could not ${what} the song`);
     }
   }
 
@@ -259,7 +257,7 @@ export class ListenerStream implements Publisher {
    * previous one's round trip; the connection keeps them in order.
    */
   private async publishNext(): Promise<void> {
-    if ((await this.fd.stat()).nlink === 0) {
+    if (await this.source.removed()) {
       await this.end("removed", "the song was removed from the music folder");
       return;
     }
@@ -270,10 +268,8 @@ export class ListenerStream implements Publisher {
     const frames = Math.min(size, this.frames - frame);
     const { blockAlign } = this;
     const { sampleRate } = this.format;
-    const pcm = Buffer.allocUnsafe(frames * blockAlign);
-    const offset = this.song.info.dataOffset + frame * blockAlign;
-    const { bytesRead } = await this.fd.read(pcm, 0, pcm.length, offset);
-    if (bytesRead !== pcm.length) {
+    const pcm = await this.source.read(frame, frames);
+    if (!pcm) {
       await this.end("removed", "the song file changed while streaming");
       return;
     }
@@ -364,7 +360,7 @@ export class ListenerStream implements Publisher {
     this.scheduler.forget(this);
     this.hooks.onEnd(this, reason);
     if (endedByNode(reason)) await this.publishMarker(reason, message);
-    await this.fd.close().catch(() => undefined);
+    await this.source.close().catch(() => undefined);
     const release = async (): Promise<void> => {
       await this.audio.closeConsumer(this.id);
       await this.audio.purge(this.id).catch(() => undefined);

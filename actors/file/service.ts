@@ -11,6 +11,7 @@ import { ChorusError } from "../../wire/errors.js";
 import { at } from "../../wire/contract.js";
 import type { Song } from "../../wire/media.js";
 import { Catalogue } from "./catalogue.js";
+import { findFfmpeg } from "./decode.js";
 import { AudioJetStream } from "./jetstream.js";
 import { ListenerStream } from "./listener-stream.js";
 import {
@@ -48,9 +49,11 @@ export class FileService {
   /** Plays past the capacity check but not yet in `streams`. */
   private opening = 0;
   private readonly publishing: PublishWatch;
+  /** Decodes every format but WAV; found once, at start. */
+  private readonly ffmpeg = findFfmpeg();
 
   constructor(private readonly actor: Actor) {
-    this.catalogue = new Catalogue(actor.config.music, actor.log);
+    this.catalogue = new Catalogue(actor.config.music, actor.log, { ffmpeg: this.ffmpeg });
     this.publishing = new PublishWatch(actor, this.streams, this.scheduler);
   }
 
@@ -74,7 +77,12 @@ export class FileService {
     this.publishing.start();
     void this.recoverAfterReconnects();
     actor.onStop(() => this.stopAll());
-    actor.log.info("file node ready", { music: this.catalogue.folder });
+    if (!this.ffmpeg) {
+      actor.log.warn("ffmpeg not found: only WAV songs are listed and played", {
+        fix: "apt-get install ffmpeg (npm run setup does it as root on Debian)",
+      });
+    }
+    actor.log.info("file node ready", { music: this.catalogue.folder, ffmpeg: !!this.ffmpeg });
   }
 
   private async songs(req: { session: PlayRequest["session"] }): Promise<Song[]> {
@@ -125,6 +133,7 @@ export class FileService {
             onAck: (ms) => this.publishing.sawAck(ms),
           },
           log: actor.log,
+          ffmpeg: this.ffmpeg,
         },
       );
       try {

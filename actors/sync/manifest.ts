@@ -1,6 +1,6 @@
 /**
- * A control node's music folder as sync sees it: every safe, complete WAV
- * file with its size and SHA-256. Hashes are cached by size and modification
+ * A control node's music folder as sync sees it: every safe, complete music
+ * file (music.ts: WAV, FLAC, MP3, Ogg, Opus, M4A) with its size and SHA-256. Hashes are cached by size and modification
  * time, so a round over an unchanged folder costs one stat per file.
  */
 import { createHash } from "node:crypto";
@@ -10,12 +10,14 @@ import path from "node:path";
 import type { Logger } from "../runtime/log.js";
 import { isTempName, unsafeReason } from "../../wire/safe-names.js";
 import type { ManifestEntry } from "../../wire/sync.js";
-import { wavStateOfFile, type WavState } from "./wav.js";
+import { musicStateOfFile } from "./music.js";
+import type { WavState } from "./wav.js";
 
 interface Cached {
   size: number;
   mtimeMs: number;
   state: WavState;
+  reason?: string;
   hash?: string;
 }
 
@@ -97,13 +99,13 @@ export class Manifest {
     if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) {
       return { value: this.valueOf(name, cached), fresh: false };
     }
-    const state = await wavStateOfFile(file, st.size);
-    const fresh: Cached = { size: st.size, mtimeMs: st.mtimeMs, state };
+    const { state, reason } = await musicStateOfFile(file, name, st.size);
+    const fresh: Cached = { size: st.size, mtimeMs: st.mtimeMs, state, reason };
     if (state === "ok") fresh.hash = await hashFile(file);
     // A file that changed while we read it is still being written: next round.
     const after = await lstat(file);
     if (after.size !== st.size || after.mtimeMs !== st.mtimeMs) return undefined;
-    if (state === "not-wav") this.reportOnce(name, "no RIFF/WAVE header");
+    if (state === "not-wav") this.reportOnce(name, reason ?? "not a music file");
     // Incomplete files are not cached: their size changes as the copy goes on.
     if (state !== "incomplete") this.cache.set(name, fresh);
     return { value: this.valueOf(name, fresh), fresh: state === "ok" };

@@ -2,7 +2,8 @@
  * Moving one file through the object store. The sender streams the file in
  * and proves the object holds exactly the content it announced; the receiver
  * streams the object out to a hidden temporary file (with backpressure, so
- * memory stays flat for any size), checks size, SHA-256 and WAV header, and
+ * memory stays flat for any size), checks size, SHA-256 and that it is the
+ * music its name says (the catalogue's rules, music.ts), and
  * only then links it into place. Any failure removes the temporary file.
  */
 import { createHash } from "node:crypto";
@@ -15,7 +16,7 @@ import { conflictName, tempPrefix, tempSuffix } from "../../wire/safe-names.js";
 import type { ManifestEntry } from "../../wire/sync.js";
 import { hashFile } from "./manifest.js";
 import { chunkBytes, digestHex, syncStream, type SyncStore } from "./store.js";
-import { wavStateOfFile } from "./wav.js";
+import { musicStateOfFile } from "./music.js";
 
 /** Free space a receiver keeps beyond the file itself. */
 export const diskReserveBytes = 16 * 2 ** 20;
@@ -99,8 +100,13 @@ export async function receiveFile(
   const temp = path.join(dir, `${tempPrefix}${process.pid}-${opts.object}${tempSuffix}`);
   try {
     await copyChunks(store, info.nuid, info.chunks, temp, opts);
-    if ((await wavStateOfFile(temp, opts.size)) !== "ok") {
-      throw new ChorusError("BAD_REQUEST", "received content is not a complete WAV file");
+    const { state, reason } = await musicStateOfFile(temp, opts.name, opts.size);
+    if (state !== "ok") {
+      const what = /\.wav$/i.test(opts.name) ? "a complete WAV file" : "a playable music file";
+      throw new ChorusError(
+        "BAD_REQUEST",
+        `received content is not ${what}${reason && state !== "incomplete" ? `: ${reason}` : ""}`,
+      );
     }
     return await place(temp, dir, opts);
   } finally {
