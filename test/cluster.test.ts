@@ -197,6 +197,50 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
     expect(await host.stop("SIGTERM"), host.output()).to.equal(130);
   });
 
+  it("the prime's machine cut off: the plane's machine becomes prime, a listener elsewhere plays on bit-exact, and new users get in", async function () {
+    this.timeout(180_000);
+    // User 1 holds the prime's file node, so user 2 streams from the plane's machine (logged
+    // in at the prime's auth node, which the cut takes away).
+    const first = holder("Someone");
+    await waitFor(
+      async () => owned(await seen(), "file", primeNode).some((n) => n.load > 0),
+      "user 1 to stream from the prime's machine",
+      30_000,
+    );
+    const out = path.join(m.sys.root, "user2.wav");
+    const second = m.listen("AnotherUser", [song, "--for", "16", "--out", out]);
+    await waitFor(
+      async () => owned(await seen(), "file", planeNode).some((n) => n.load > 0),
+      "user 2 to stream from the plane's machine",
+      30_000,
+    );
+    const cutAt = Date.now();
+    m.net.setLink(m.prime, false);
+    await waitFor(
+      async () =>
+        (await m.nodesSeenFrom(m.listener))?.find((n) => n.id === planeNode.id)?.kind === "prime",
+      "the plane to hold the prime role",
+      30_000,
+    );
+    const takeoverMs = Date.now() - cutAt;
+    // A user who was not playing gets in and hears a stretch of the song.
+    const late = path.join(m.sys.root, "late.wav");
+    const third = m.listen("FinalUser", [song, "--for", "2", "--out", late]);
+    expect(await third.exited, third.output()).to.equal(0);
+    const servedMs = Date.now() - cutAt;
+    expect((await pcmOf(late)).length).to.be.at.least(2 * 8000 * 2 - 8000);
+    // User 2 played on from the plane's file node: every byte, in order.
+    expect(await second.exited, second.output()).to.equal(0);
+    const got = await pcmOf(out);
+    const want = (await pcmOf(path.join(m.config(m.plane).music, song))).subarray(0, got.length);
+    expect(got.length).to.be.at.least(16 * 8000 * 2 - 8000);
+    expect(Buffer.compare(got, want)).to.equal(0);
+    console.log(
+      `      prime role taken ${takeoverMs} ms after the cut; a new user played ${servedMs} ms after it`,
+    );
+    await first.stop("SIGKILL");
+  });
+
   it("cut off: drops exactly the plane's nodes, its listener carries on bit-exact, and a song added meanwhile is synced once it is back", async function () {
     this.timeout(180_000);
     // User 1 holds the prime's file node, so user 2 streams from the plane's machine...
