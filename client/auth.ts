@@ -70,6 +70,11 @@ export const loginTimeoutMs = 20_000;
  * the node counts as gone.
  */
 const triesPerNode = 6;
+/**
+ * How long a login asks again when no prime answers: while the role passes
+ * to another control node (within 3 beats of the default 1 s), nobody does.
+ */
+export const noPrimeWaitMs = 5000;
 
 function isCode(err: unknown, ...codes: ErrorCode[]): boolean {
   return err instanceof ChorusError && codes.includes(err.code);
@@ -81,6 +86,8 @@ export class UserSession {
   private lastOk = Date.now();
   /** When our connection last came back: its nodes may not have resubscribed yet. */
   private reconnectedAt = 0;
+  /** The connection is down: no beat can arrive, and none is missed against the session. */
+  private away = false;
   private beating = false;
   private expiredHandlers: Array<(reason: ChorusError) => void> = [];
   private identity?: ClientIdentity;
@@ -120,10 +127,11 @@ export class UserSession {
     const deadline = options.deadline ?? new Deadline(options.timeoutMs ?? loginTimeoutMs);
     let assigned: { node: NodeView; claim: string } | undefined;
     let assigning = false;
+    const started = Date.now();
     return retry(
       async () => {
         if (!assigned) {
-          // No prime, or no room anywhere: that ends the login (assigning stays true).
+          // No room anywhere ends the login (assigning stays true); no prime, after a takeover's time.
           assigning = true;
           assigned = await call(
             nc,
@@ -147,7 +155,10 @@ export class UserSession {
       },
       {
         deadline,
-        retryable: (err) => !assigning && isCode(err, "NO_ROOM", "UNAVAILABLE"),
+        retryable: (err) =>
+          assigning
+            ? isCode(err, "UNAVAILABLE") && Date.now() - started < noPrimeWaitMs
+            : isCode(err, "NO_ROOM", "UNAVAILABLE"),
         firstWaitMs: 50,
         maxWaitMs: 250,
       },
@@ -270,7 +281,9 @@ export class UserSession {
     try {
       for await (const s of this.nc.status()) {
         if (this.ended) return;
+        if (s.type === "disconnect") this.away = true;
         if (s.type !== "reconnect") continue;
+        this.away = false;
         this.lastOk = Date.now();
         this.reconnectedAt = Date.now();
         this.beating = false;
@@ -293,6 +306,7 @@ export class UserSession {
       await this.beat();
       this.lastOk = Date.now();
     } catch (err) {
+      if (this.away) return;
       const error = err instanceof ChorusError ? err : new ChorusError("UNAVAILABLE", String(err));
       // The node answered "gone", or nobody answers there (except just after a
       // broker restart, before the node has subscribed again: a missed beat), or

@@ -50,6 +50,8 @@ export class Player {
   private readonly session: SessionKeeper;
   private readonly recovery: Recovery;
   private readonly following: Following;
+  /** The song that follows a P2P host (until the player plays something else). */
+  private followed?: CurrentSong;
   private current?: CurrentSong;
   private host?: Host;
   /** Bumped by every play/stop/close: stale async work checks it and gives up. */
@@ -84,6 +86,7 @@ export class Player {
         closed: () => this.closed,
         generation: () => this.generation,
         current: () => this.current,
+        rejoinHost: (deadline) => this.rejoinHost(deadline),
       },
       this.session,
       this.events,
@@ -203,6 +206,18 @@ export class Player {
     // Joined before the current song stops: a failed join leaves it playing.
     const joined = await this.following.join(host, new Deadline(operationMs));
     await this.begin(async () => joined, forSeconds, this.following.jitter);
+    this.followed = this.current;
+  }
+
+  /** After a broker restart: join the host the current song follows again, at its point. */
+  private async rejoinHost(deadline: Deadline): Promise<boolean> {
+    const host = this.following.hostId;
+    if (!host || !this.current || this.current !== this.followed) return false;
+    const joined = await this.following.join(host, deadline);
+    await this.begin(async () => joined, undefined, this.following.jitter);
+    this.followed = this.current;
+    this.events.say("joined the host again");
+    return true;
   }
 
   private async begin(
@@ -248,6 +263,7 @@ export class Player {
       this.following.jitter,
     );
     this.current = next;
+    if (this.followed === previous) this.followed = next;
     this.events.changed();
     void (async () => {
       // The old sink closes before the new one opens (a WAV file is finished first).
@@ -346,9 +362,9 @@ export class Player {
 
   private tick(): void {
     const stalled = this.current?.keepUp(this.options.stallMs ?? defaultStallMs);
-    // With the broker away no source can send: its return starts the recovery, on the same source.
-    if (stalled && !this.recovery.active && this.link.up) {
-      void this.recovery.recover("no audio from the source");
+    // With the broker away no source can send: the recovery waits for it, on the same source.
+    if (stalled && !this.recovery.active) {
+      void this.recovery.recover(this.link.up ? "no audio from the source" : "broker lost");
     }
   }
 

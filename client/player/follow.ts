@@ -26,6 +26,11 @@ export class Following {
     return this.source?.label;
   }
 
+  /** The host joined last (its id), while the player still follows it. */
+  get hostId(): string | undefined {
+    return this.source?.id;
+  }
+
   /** Join `host` (its id, or its user's name) at the point it is at. */
   async join(host: string, deadline: Deadline): Promise<{ stream: OpenedStream; label: string }> {
     if (host === this.ownHostId()) throw new ChorusError("BAD_REQUEST", "that host is you");

@@ -20,7 +20,12 @@ export interface RecoveringPlayer {
   /** Bumped by every play, stop and close: a recovery of an older one gives up. */
   generation(): number;
   current(): CurrentSong | undefined;
+  /** Join the P2P host the current song follows again, at its point; false when it follows none. */
+  rejoinHost(deadline: Deadline): Promise<boolean>;
 }
+
+/** Why a recovery starts when the broker went away: the source is kept at first. */
+const brokerWhys: ReadonlySet<string> = new Set(["broker reconnected", "broker lost"]);
 
 /** How long after the broker is back every node has surely subscribed again (they reconnect every 250 ms). */
 const settleMs = 3000;
@@ -49,12 +54,19 @@ export class Recovery {
     const deadline = giveUp === undefined || !c ? Deadline.never() : new Deadline(giveUp);
     const movedOn = (): boolean =>
       this.player.closed() || generation !== this.player.generation() || Boolean(c?.failed);
+    // A host we followed went quiet because the broker did: join it again, not a file node.
+    const brokerTrouble = !this.link.up || this.link.sinceBackMs() < settleMs;
+    if (c && !c.stopped && brokerTrouble && (await this.rejoin(deadline, movedOn))) {
+      this.active = false;
+      this.events.changed();
+      return;
+    }
     let attempt = 0;
     let lastError: unknown;
     // After a broker restart the source is kept while its node may not have subscribed again.
+    const settling = (): boolean => this.link.sinceBackMs() < settleMs;
     const keepSource = (): boolean =>
-      why === "broker reconnected" &&
-      (attempt === 1 || (isUnavailable(lastError) && this.link.sinceBackMs() < settleMs));
+      brokerWhys.has(why) && (attempt === 1 || (isUnavailable(lastError) && settling()));
     try {
       await retry(
         async () => {
@@ -80,7 +92,10 @@ export class Recovery {
           retryable: (err) => !(c && isNotFound(err)),
           beforeRetry: async (err, tries) => {
             lastError = err;
-            if (isSessionError(err)) await this.session.resetSession();
+            // Just after a broker restart a node that cannot reach the session's auth node yet
+            // calls the session unknown: its own beats say whether it really is gone.
+            const unconfirmed = settling() && !this.session.stale;
+            if (isSessionError(err) && !unconfirmed) await this.session.resetSession();
             if (tries === 1 || tries % 10 === 0) this.events.say(`reconnecting (${why})…`, true);
           },
           cancelled: movedOn,
@@ -98,6 +113,20 @@ export class Recovery {
       this.active = false;
       this.events.changed();
     }
+  }
+
+  /** Join the followed host again while the nodes come back after a broker restart. */
+  private async rejoin(deadline: Deadline, movedOn: () => boolean): Promise<boolean> {
+    await this.link.whenUp(deadline.left, movedOn);
+    const until = performance.now() + settleMs;
+    for (let wait = 100; !movedOn() && performance.now() < until; wait *= 2) {
+      try {
+        return await this.player.rejoinHost(new Deadline(Math.min(deadline.left, settleMs)));
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+    return false;
   }
 
   /**
