@@ -137,7 +137,11 @@ export class ListenerStream implements Publisher {
     const { song, quality } = what;
     const source =
       quality === "lossless"
-        ? new PcmChunkSource(await openSource(song, node.ffmpeg), song.song.format, song.info.frames)
+        ? new PcmChunkSource(
+            await openSource(song, node.ffmpeg),
+            song.song.format,
+            song.info.frames,
+          )
         : await openOpusSource(song, quality, node.transcode);
     return new ListenerStream(what, node, source);
   }

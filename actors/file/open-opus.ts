@@ -1,11 +1,7 @@
 /** Opening a lossy stream: the song's encode at the level, from the cache or started now. */
 import { open, type FileHandle } from "node:fs/promises";
 import { ChorusError } from "../../wire/errors.js";
-import {
-  levelBitrate,
-  opusRate,
-  type LossyQuality,
-} from "../../wire/quality.js";
+import { levelBitrate, opusRate, type LossyQuality } from "../../wire/quality.js";
 import type { SongFile } from "./catalogue.js";
 import { OpusChunkSource } from "./opus-source.js";
 import type { TranscodeCache } from "./transcode-cache.js";
@@ -16,7 +12,10 @@ export async function openOpusSource(
   cache: TranscodeCache | undefined,
 ): Promise<OpusChunkSource> {
   if (!cache) {
-    throw new ChorusError("BAD_REQUEST", `quality ${level} needs ffmpeg, which is not installed here`);
+    throw new ChorusError(
+      "BAD_REQUEST",
+      `quality ${level} needs ffmpeg, which is not installed here`,
+    );
   }
   let fd: FileHandle;
   try {

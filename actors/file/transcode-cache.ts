@@ -19,7 +19,16 @@
  */
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { open, readdir, readFile, rename, stat, unlink, utimes, type FileHandle } from "node:fs/promises";
+import {
+  open,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+  utimes,
+  type FileHandle,
+} from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../runtime/log.js";
 import { Encoder } from "./encode.js";
@@ -111,7 +120,8 @@ export class TranscodeCache {
   async start(): Promise<void> {
     for (const name of await readdir(this.dir)) {
       const pid = /\.(\d+)\.[a-z0-9]+\.part$/.exec(name)?.[1];
-      if (pid && !alive(Number(pid))) await unlink(path.join(this.dir, name)).catch(() => undefined);
+      if (pid && !alive(Number(pid)))
+        await unlink(path.join(this.dir, name)).catch(() => undefined);
     }
     await this.evict();
   }
@@ -193,6 +203,8 @@ export class TranscodeCache {
         await fd?.sync();
         await fd?.close();
         handle = undefined;
+        // Room first, then the file: the folder never holds more than its limit.
+        await this.evict((await stat(part)).size);
         await rename(part, file);
         entry.complete = true;
         this.log.info("song transcoded", {
@@ -201,10 +213,10 @@ export class TranscodeCache {
           bytes: entry.reader.audioBytes,
           ms: Date.now() - started,
         });
-        await this.evict();
       } catch (err) {
         entry.failure ??= err instanceof Error ? err : new Error(String(err));
-        if (!this.closed) this.log.warn("transcode failed", { song: what.songId, error: String(err) });
+        if (!this.closed)
+          this.log.warn("transcode failed", { song: what.songId, error: String(err) });
         const h = handle;
         handle = undefined;
         await writes.catch(() => undefined);
@@ -236,10 +248,10 @@ export class TranscodeCache {
     return out;
   }
 
-  /** Remove the least recently used files until the folder is under its limit. */
-  private async evict(): Promise<void> {
+  /** Remove the least recently used files until the folder, with `adding` more, is under its limit. */
+  private async evict(adding = 0): Promise<void> {
     const files = (await this.files()).sort((a, b) => a.mtime - b.mtime);
-    let total = files.reduce((sum, f) => sum + f.size, 0);
+    let total = files.reduce((sum, f) => sum + f.size, adding);
     for (const f of files) {
       if (total <= this.limitBytes) break;
       // A stream reading it keeps its packets in memory: removing the file is safe.

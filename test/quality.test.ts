@@ -1,0 +1,231 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { expect } from "chai";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { findFfmpeg } from "../actors/file/decode.js";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import { UserSession } from "../client/auth.js";
+import { findFileNode, play, type ChunkReader, type FileNodeRef } from "../client/stream.js";
+import { opusBitrate, qualityLevels, type LossyQuality, type Quality } from "../wire/quality.js";
+import { pcmOf } from "../harness/fixtures/file.js";
+import {
+  bestLag,
+  ffmpegsMentioning,
+  pcm48,
+  similarity,
+  writeMelody,
+} from "../harness/fixtures/quality.js";
+import { TestSystem } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
+
+const lossy: LossyQuality[] = ["high", "normal", "low"];
+
+/** Everything a reader yields, checked to be contiguous, and when its first chunk came. */
+async function collect(
+  reader: ChunkReader,
+  t0: number,
+): Promise<{ pcm: Buffer; firstMs: number; firstFrame: number }> {
+  const parts: Buffer[] = [];
+  let next: number | undefined;
+  let firstMs = -1;
+  let firstFrame = -1;
+  for await (const chunk of reader) {
+    if (firstMs < 0) {
+      firstMs = Date.now() - t0;
+      firstFrame = chunk.frame;
+    }
+    if (next !== undefined) expect(chunk.byte, "contiguous chunks").to.equal(next);
+    next = chunk.byte + chunk.data.length;
+    parts.push(Buffer.from(chunk.data));
+  }
+  return { pcm: Buffer.concat(parts), firstMs, firstFrame };
+}
+
+describe("quality levels (real nats-server, real ffmpeg and libopus)", function () {
+  this.timeout(60_000);
+  const ffmpeg = findFfmpeg();
+  let sys: TestSystem;
+  let config: ChorusConfig;
+  let node: FileNodeRef;
+  let session: UserSession;
+  let actor: NatsConnection;
+  const cacheDir = (): string => path.join(config.data, "transcode");
+  const cacheFiles = (): string[] =>
+    existsSync(cacheDir()) ? readdirSync(cacheDir()).filter((f) => f.endsWith(".opus")) : [];
+  const cacheFile = (file: string, level: Quality): string | undefined => {
+    const song = songIds.get(file);
+    return cacheFiles().find((f) => f.startsWith(`${song}-${level}-`));
+  };
+  const songIds = new Map<string, string>();
+
+  before(async function () {
+    if (!ffmpeg) this.skip();
+    sys = new TestSystem();
+    await sys.startBroker();
+    // 1 MiB of cache: the short songs fit, three longer ones do not.
+    config = sys.config("prime", { maxLoad: 4, idleMs: 60_000, transcodeCacheMb: 1 });
+    writeMelody(path.join(config.music, "melody.wav"), 4);
+    writeMelody(path.join(config.music, "long.wav"), 30);
+    // Long enough that the node's window (2 s) never reaches its end between seeks.
+    writeMelody(path.join(config.music, "seek.wav"), 12);
+    for (const n of ["a", "b", "c"]) writeMelody(path.join(config.music, `evict-${n}.wav`), 12);
+    await sys.startControl("prime", config);
+    actor = await sys.connect("actor");
+    session = await sys.login("Someone");
+    for (const n of await sys.nodes(actor)) sys.track(n.pid);
+    node = await findFileNode(session.nc);
+    for (const n of await sys.nodes(actor)) sys.track(n.pid);
+    const { listSongs } = await import("../client/stream.js");
+    for (const s of await listSongs(session.nc, session, node.id)) songIds.set(s.file, s.id);
+  });
+
+  after(async () => {
+    session?.stopHeartbeats();
+    await sys?.cleanup();
+    // No encoder outlives its file node.
+    if (sys) {
+      await waitFor(() => ffmpegsMentioning(sys.root).length === 0, "no ffmpeg left", 5000);
+    }
+  });
+
+  it("plays the whole song at every level: its length, its audio, fewer bytes per lower level", async () => {
+    const file = path.join(config.music, "melody.wav");
+    const source = await pcmOf(file);
+    const reference = pcm48(ffmpeg as string, file, 2);
+    const seconds = source.length / 4 / 44_100;
+    const bytesPerSecond: Partial<Record<Quality, number>> = {};
+    for (const quality of qualityLevels) {
+      const t0 = Date.now();
+      const reader = await play(session.nc, session, "melody.wav", { node: node.id, quality });
+      const { pcm, firstMs } = await collect(reader, t0);
+      expect((await reader.ended).reason).to.equal("eos");
+      bytesPerSecond[quality] = reader.wireBytes / seconds;
+      if (quality === "lossless") {
+        expect(reader.codec).to.equal(undefined);
+        expect(pcm.equals(source), "lossless is the file's PCM").to.equal(true);
+      } else {
+        const codec = reader.codec;
+        expect(codec?.quality).to.equal(quality);
+        expect(reader.format).to.deep.include({ sampleRate: 48_000, channels: 2, bitDepth: 16 });
+        // The song's length, within a frame.
+        expect(Math.abs(pcm.length / 4 - reference.length / 4)).to.be.at.most(1);
+        expect(pcm.length / 4).to.equal(codec?.frames);
+        const alike = similarity(pcm, reference);
+        expect(alike, `${quality}: like the song`).to.be.above(0.9);
+        const nominal = opusBitrate[quality] / 8;
+        const ratio = (bytesPerSecond[quality] as number) / nominal;
+        console.log(
+          `      ${quality}: ${Math.round(bytesPerSecond[quality] as number)} B/s on the wire ` +
+            `(${ratio.toFixed(2)} of nominal), similarity ${alike.toFixed(4)}, first audio ${firstMs} ms`,
+        );
+        expect(ratio, `${quality} near its bitrate`).to.be.within(0.7, 1.3);
+      }
+    }
+    const ordered = qualityLevels.map((q) => bytesPerSecond[q] as number);
+    console.log(`      lossless: ${Math.round(ordered[0] as number)} B/s on the wire`);
+    for (let i = 1; i < ordered.length; i++) {
+      expect(ordered[i], `${qualityLevels[i]} below ${qualityLevels[i - 1]}`).to.be.below(
+        ordered[i - 1] as number,
+      );
+    }
+  });
+
+  it("seeks to within 20 ms, pauses and resumes at every lossy level", async () => {
+    const file = path.join(config.music, "seek.wav");
+    const reference = pcm48(ffmpeg as string, file, 2);
+    for (const quality of lossy) {
+      const reader = await play(session.nc, session, "seek.wav", { node: node.id, quality });
+      const it = reader[Symbol.asyncIterator]();
+      const first = (await it.next()).value;
+      expect(first.frame).to.equal(0);
+
+      await reader.pause();
+      let yielded = false;
+      const during = it.next().then((r) => {
+        yielded = true;
+        return r;
+      });
+      // An observation window: nothing may arrive while paused.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(yielded, "no chunk while paused").to.equal(false);
+      await reader.resume();
+      const second = (await during).value;
+      expect(second.byte, "resumes where it paused").to.equal(first.byte + first.data.length);
+
+      for (const at of [5.345, 0.777]) {
+        await reader.seek(at);
+        const chunk = (await it.next()).value;
+        const frame = Math.floor(at * 48_000);
+        expect(chunk.frame, `${quality} seek ${at}`).to.equal(frame);
+        const parts = [Buffer.from(chunk.data)];
+        for (let n = 0; n < 2; n++) {
+          const more = await it.next();
+          if (more.done) break;
+          parts.push(Buffer.from(more.value.data));
+        }
+        const after = Buffer.concat(parts);
+        // Where does the decoded audio really start? Search ±30 ms; it must be within 20 ms.
+        const { lag, score } = bestLag(reference, after, frame, 2, 1440);
+        expect(Math.abs(lag), `${quality} seek ${at} lands within 20 ms`).to.be.at.most(960);
+        expect(score, `${quality} seek ${at} is the song there`).to.be.above(0.9);
+        console.log(
+          `      ${quality} seek ${at}s: off by ${lag} frames, similarity ${score.toFixed(4)}`,
+        );
+      }
+      await reader.stop();
+      expect((await reader.ended).reason).to.equal("stopped");
+    }
+  });
+
+  it("serves a second play from the cache (no encoder), a first play before its encode ends", async () => {
+    for (const quality of lossy) {
+      expect(cacheFile("long.wav", quality), "not cached yet").to.equal(undefined);
+      let t0 = Date.now();
+      const first = await play(session.nc, session, "long.wav", { node: node.id, quality });
+      const it = first[Symbol.asyncIterator]();
+      await it.next();
+      const uncachedMs = Date.now() - t0;
+      // First audio came while ffmpeg was still encoding the 30 s song.
+      const encodingAtFirstAudio = cacheFile("long.wav", quality) === undefined;
+      expect(first.codec?.cached).to.equal(false);
+      await first.stop();
+      // The encode goes on to its end without a listener, then lands in the cache.
+      await waitFor(() => cacheFile("long.wav", quality), `${quality} cache file`);
+      const encodeMs = Date.now() - t0;
+      expect(encodingAtFirstAudio, "first audio before the encode finished").to.equal(true);
+
+      t0 = Date.now();
+      const second = await play(session.nc, session, "long.wav", { node: node.id, quality });
+      const it2 = second[Symbol.asyncIterator]();
+      await it2.next();
+      const cachedMs = Date.now() - t0;
+      expect(second.codec?.cached, "served from the cache").to.equal(true);
+      expect(ffmpegsMentioning("libopus"), "no encoder runs for a cached play").to.deep.equal([]);
+      await second.stop();
+      console.log(
+        `      ${quality}: first audio ${uncachedMs} ms uncached, ${cachedMs} ms cached ` +
+          `(encode of 30 s done within ${encodeMs} ms, ` +
+          `${Math.round(statSync(path.join(cacheDir(), cacheFile("long.wav", quality) as string)).size / 1024)} KiB)`,
+      );
+    }
+  });
+
+  it("keeps the cache under its limit, evicting the least recently used", async () => {
+    const limit = config.transcodeCacheMb * 1024 * 1024;
+    for (const n of ["a", "b", "c"]) {
+      const reader = await play(session.nc, session, `evict-${n}.wav`, {
+        node: node.id,
+        quality: "high",
+      });
+      await reader[Symbol.asyncIterator]().next();
+      await reader.stop();
+      await waitFor(() => cacheFile(`evict-${n}.wav`, "high"), `evict-${n} cached`);
+      const total = cacheFiles().reduce((s, f) => s + statSync(path.join(cacheDir(), f)).size, 0);
+      expect(total, "under the limit").to.be.at.most(limit);
+    }
+    // The newest is kept; the oldest went first.
+    expect(cacheFile("evict-c.wav", "high")).to.be.a("string");
+    expect(cacheFile("melody.wav", "high"), "the least recently used went").to.equal(undefined);
+    expect(cacheFiles().some((f) => f.endsWith(".part"))).to.equal(false);
+  });
+});
