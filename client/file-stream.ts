@@ -142,6 +142,10 @@ export class FileNodeStream implements OpenedStream {
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
   }
 
+  get codec(): PlayReply["codec"] {
+    return this.reply?.codec;
+  }
+
   /** Frames played, as last told (the node knows this position). */
   get framesPlayed(): number {
     return this.playedFrame;

@@ -8,6 +8,7 @@
 import type { EndReason } from "../wire/file.js";
 import type { AudioFormat, Song } from "../wire/media.js";
 import type { Session } from "../wire/session.js";
+import type { Codec } from "../wire/file.js";
 import type { Deadline } from "./retry.js";
 
 /** Why a stream ended: the file protocol's reasons (wire/file.ts), which a P2P stream reuses. */
@@ -49,6 +50,8 @@ export interface OpenedStream {
   readonly depth: number;
   /** Paused by the source itself (a P2P host): playback waits for it. */
   readonly held: boolean;
+  /** A lossy stream's coding (a file node's at a quality level); undefined: PCM as in the file. */
+  readonly codec?: Codec;
   /**
    * Push to `listener` from now on. What arrived since the stream opened is
    * held until the first listener comes, then handed to it first.

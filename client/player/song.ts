@@ -6,6 +6,7 @@
  */
 import { bytesPerSecond, describeFormat, frameBytes, secondsToBytes } from "../audio/format.js";
 import type { PcmFormat } from "../audio/format.js";
+import { describeQuality } from "../../wire/quality.js";
 import { JitterBuffer } from "../audio/jitter.js";
 import type { AudioOutput } from "../audio/output.js";
 import {
@@ -284,6 +285,14 @@ export class CurrentSong {
     return this.buffer.offset / bytesPerSecond(this.format);
   }
 
+  /** The level of the stream from a file node; a P2P host's frames do not say theirs. */
+  private get quality(): string | undefined {
+    const stream = this.stream;
+    if (!stream || stream.depth > 0) return undefined;
+    const codec = stream.codec;
+    return codec ? describeQuality(codec.quality, codec.bitrate) : describeQuality("lossless");
+  }
+
   nowPlaying(recovering: boolean): NowPlaying {
     const { song } = this;
     return {
@@ -294,6 +303,7 @@ export class CurrentSong {
       position: this.position,
       duration: song.duration,
       format: describeFormat(this.format),
+      ...(this.quality && { quality: this.quality }),
       source: this.label,
     };
   }
