@@ -16,6 +16,13 @@ import {
   writeMelody,
 } from "../harness/fixtures/quality.js";
 import { TestSystem } from "../harness/system.js";
+import { NullOutput } from "../client/audio/null.js";
+import { WavOutput } from "../client/audio/wav.js";
+import { findFileSource } from "../client/file-source.js";
+import { Player } from "../client/player.js";
+import { demoUser, readWav } from "../harness/fixtures/player.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { waitFor } from "../harness/wait.js";
 
 const lossy: LossyQuality[] = ["high", "normal", "low"];
@@ -79,7 +86,25 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
     for (const s of await listSongs(session.nc, session, node.id)) songIds.set(s.file, s.id);
   });
 
+  const players: Player[] = [];
+  const startPlayer = async (
+    quality: Quality | undefined,
+    output = new NullOutput() as NullOutput | WavOutput,
+  ): Promise<Player> => {
+    const p = await Player.start({
+      config,
+      credentials: demoUser,
+      output,
+      findSource: findFileSource,
+      host: true,
+      quality,
+    });
+    players.push(p);
+    return p;
+  };
+
   after(async () => {
+    await Promise.all(players.map((p) => p.close()));
     session?.stopHeartbeats();
     await sys?.cleanup();
     // No encoder outlives its file node.
@@ -227,5 +252,47 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
     expect(cacheFile("evict-c.wav", "high")).to.be.a("string");
     expect(cacheFile("melody.wav", "high"), "the least recently used went").to.equal(undefined);
     expect(cacheFiles().some((f) => f.endsWith(".part"))).to.equal(false);
+  });
+
+  it("the player plays a level to its end, shows it, and a P2P joiner hears the host's level", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "chorus-quality-"));
+    try {
+      const wav = path.join(dir, "normal.wav");
+      const host = await startPlayer("normal", new WavOutput(wav));
+      const id = (await host.songs()).find((s) => s.file === "melody.wav")?.id as string;
+      await host.play(id);
+      expect(host.status().now?.quality).to.equal("normal (Opus 128 kbit/s)");
+      expect(await host.waitForEnd()).to.equal("ended");
+      expect(host.status().underruns).to.equal(0);
+      const back = readWav(wav);
+      expect(back.format).to.deep.include({ sampleRate: 48_000, channels: 2 });
+      const reference = pcm48(ffmpeg as string, path.join(config.music, "melody.wav"), 2);
+      expect(Math.abs(back.data.length - reference.length) / 4).to.be.at.most(1);
+      expect(similarity(back.data, reference)).to.be.above(0.9);
+
+      // A joiner asking for no level hears what the host plays: its decoded normal-level PCM.
+      const seekId = (await host.songs()).find((s) => s.file === "seek.wav")?.id as string;
+      await host.play(seekId);
+      await waitFor(() => host.position > 0.5, "the host to play");
+      const heard = new Map<number, Buffer>();
+      const joiner = await startPlayer(undefined);
+      const off = joiner.onChange((e) => {
+        if (e.kind === "played") heard.set(e.byte, Buffer.from(e.pcm));
+      });
+      await joiner.join(host.hostId as string);
+      await waitFor(() => joiner.position > 1.5, "the joiner to play a second");
+      off();
+      expect(joiner.status().now?.source).to.match(/P2P/);
+      expect(joiner.track()?.format).to.deep.include({ sampleRate: 48_000, channels: 2 });
+      const full = pcm48(ffmpeg as string, path.join(config.music, "seek.wav"), 2);
+      const [first] = [...heard.keys()].sort((a, b) => a - b);
+      const joined = Buffer.concat(
+        [...heard.entries()].sort((a, b) => a[0] - b[0]).map(([, pcm]) => pcm),
+      );
+      const at = (first as number) / 4;
+      expect(similarity(full.subarray(at * 4, at * 4 + joined.length), joined)).to.be.above(0.9);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
