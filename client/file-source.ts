@@ -43,14 +43,19 @@ class FileSource implements Source {
     return songs;
   }
 
-  async open(song: string, fromSeconds: number, deadline: Deadline): Promise<OpenedStream> {
+  async open(
+    song: string,
+    fromSeconds: number,
+    deadline: Deadline,
+    quality?: Quality,
+  ): Promise<OpenedStream> {
     const claim = this.claim;
     this.claim = undefined;
     return openFileStream(this.nc, this.session, this.id, song, {
       from: fromSeconds,
       claim,
       playTimeoutMs: deadline.timeout(requestMs),
-      quality: this.quality,
+      quality: quality ?? this.quality,
     });
   }
 

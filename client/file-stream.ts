@@ -146,6 +146,10 @@ export class FileNodeStream implements OpenedStream {
     return this.reply?.codec;
   }
 
+  get quality(): Quality | undefined {
+    return this.reply?.codec?.quality;
+  }
+
   /** Frames played, as last told (the node knows this position). */
   get framesPlayed(): number {
     return this.playedFrame;

@@ -291,6 +291,30 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
       );
       const at = (first as number) / 4;
       expect(similarity(full.subarray(at * 4, at * 4 + joined.length), joined)).to.be.above(0.9);
+      expect(joiner.status().now?.quality, "the joiner shows the host's level").to.equal(
+        "normal (Opus 128 kbit/s)",
+      );
+
+      // The host stops: the joiner carries on from a file node at the host's level and format.
+      const after = new Map<number, Buffer>();
+      const off2 = joiner.onChange((e) => {
+        if (e.kind === "played") after.set(e.byte, Buffer.from(e.pcm));
+      });
+      await host.stop();
+      await waitFor(() => /file node/.test(joiner.status().now?.source ?? ""), "a file node");
+      const from = joiner.position;
+      await waitFor(() => joiner.position > from + 0.5, "the joiner to play on");
+      off2();
+      expect(joiner.track()?.format).to.deep.include({ sampleRate: 48_000, channels: 2 });
+      expect(joiner.status().now?.quality).to.equal("normal (Opus 128 kbit/s)");
+      const later = [...after.entries()].sort((x, y) => x[0] - y[0]);
+      const tail = later.slice(Math.floor(later.length / 2));
+      const tailPcm = Buffer.concat(tail.map(([, pcm]) => pcm));
+      const tailAt = (tail[0]?.[0] ?? 0) / 4;
+      expect(
+        similarity(full.subarray(tailAt * 4, tailAt * 4 + tailPcm.length), tailPcm),
+        "the song, at its place, after the fallback",
+      ).to.be.above(0.9);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -6,7 +6,7 @@
  */
 import { bytesPerSecond, describeFormat, frameBytes, secondsToBytes } from "../audio/format.js";
 import type { PcmFormat } from "../audio/format.js";
-import { describeQuality } from "../../wire/quality.js";
+import { describeQuality, type Quality } from "../../wire/quality.js";
 import { JitterBuffer } from "../audio/jitter.js";
 import type { AudioOutput } from "../audio/output.js";
 import {
@@ -125,6 +125,7 @@ export class CurrentSong {
   /** Take bytes from `stream` from now on (the first stream, or one that replaces a lost one). */
   attach(stream: OpenedStream, label: string): void {
     this.stream = stream;
+    this.level = stream.quality;
     this.label = label;
     this.lastChunkAt = performance.now();
     stream.listen(this.listenerFor(stream));
@@ -270,6 +271,7 @@ export class CurrentSong {
       state,
       byte: this.buffer.offset,
       depth: this.stream?.depth ?? 0,
+      ...(this.level && { quality: this.level }),
     };
   }
 
@@ -285,12 +287,17 @@ export class CurrentSong {
     return this.buffer.offset / bytesPerSecond(this.format);
   }
 
-  /** The level of the stream from a file node; a P2P host's frames do not say theirs. */
+  /**
+   * The level the audio was decoded from (undefined: lossless). Kept when a
+   * stream is lost, so its replacement is asked for the same level and format.
+   */
+  level?: Quality;
+
+  /** The level as the screen shows it, with the bitrate a file node's stream says. */
   private get quality(): string | undefined {
-    const stream = this.stream;
-    if (!stream || stream.depth > 0) return undefined;
-    const codec = stream.codec;
-    return codec ? describeQuality(codec.quality, codec.bitrate) : describeQuality("lossless");
+    const codec = this.stream?.codec;
+    if (codec) return describeQuality(codec.quality, codec.bitrate);
+    return describeQuality(this.level ?? "lossless");
   }
 
   nowPlaying(recovering: boolean): NowPlaying {

@@ -65,6 +65,8 @@ export interface NowSong {
   byte: number;
   /** 0 from a file node; n+1 when following a host of depth n. */
   depth: number;
+  /** The level the PCM was decoded from (undefined: lossless). */
+  quality?: Quality;
 }
 
 export type PlayerEvent =
