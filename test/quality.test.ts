@@ -319,4 +319,35 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("chorus play --quality low writes the decoded song; a wrong level is a clear error", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "chorus-quality-cli-"));
+    try {
+      const wav = path.join(dir, "low.wav");
+      const env = { CHORUS_PASSWORD: demoUser.password };
+      const args = ["play", "melody.wav", "--quality", "low", "--out", wav, "--user", "Someone"];
+      const proc = sys.run(args, config, env);
+      proc.child.stdin?.end();
+      const code = await proc.exited;
+      const out = proc.output();
+      expect(code, out).to.equal(0);
+      expect(out).to.include("quality low (Opus 64 kbit/s)");
+      const back = readWav(wav);
+      expect(back.format).to.deep.include({ sampleRate: 48_000, channels: 2 });
+      const reference = pcm48(ffmpeg as string, path.join(config.music, "melody.wav"), 2);
+      expect(Math.abs(back.data.length - reference.length) / 4).to.be.at.most(1);
+      expect(similarity(back.data, reference)).to.be.above(0.9);
+
+      const bad = sys.run(
+        ["play", "melody.wav", "--quality", "best", "--user", "Someone"],
+        config,
+        env,
+      );
+      bad.child.stdin?.end();
+      expect(await bad.exited).to.not.equal(0);
+      expect(bad.output()).to.match(/--quality must be one of lossless, high, normal, low/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
