@@ -15,7 +15,7 @@ import {
   similarity,
   writeMelody,
 } from "../harness/fixtures/quality.js";
-import { TestSystem } from "../harness/system.js";
+import { TestSystem, type ChorusProcess } from "../harness/system.js";
 import { NullOutput } from "../client/audio/null.js";
 import { WavOutput } from "../client/audio/wav.js";
 import { findFileSource } from "../client/file-source.js";
@@ -56,6 +56,7 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
   let node: FileNodeRef;
   let session: UserSession;
   let actor: NatsConnection;
+  let prime: ChorusProcess;
   const cacheDir = (): string => path.join(config.data, "transcode");
   const cacheFiles = (): string[] =>
     existsSync(cacheDir()) ? readdirSync(cacheDir()).filter((f) => f.endsWith(".opus")) : [];
@@ -76,7 +77,8 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
     // Long enough that the node's window (2 s) never reaches its end between seeks.
     writeMelody(path.join(config.music, "seek.wav"), 12);
     for (const n of ["a", "b", "c"]) writeMelody(path.join(config.music, `evict-${n}.wav`), 12);
-    await sys.startControl("prime", config);
+    writeMelody(path.join(config.music, "twin.wav"), 20);
+    prime = (await sys.startControl("prime", config)).proc;
     actor = await sys.connect("actor");
     session = await sys.login("Someone");
     for (const n of await sys.nodes(actor)) sys.track(n.pid);
@@ -225,7 +227,9 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
       await it2.next();
       const cachedMs = Date.now() - t0;
       expect(second.codec?.cached, "served from the cache").to.equal(true);
-      expect(ffmpegsMentioning("libopus"), "no encoder runs for a cached play").to.deep.equal([]);
+      expect(ffmpegsMentioning(sys.root, "libopus"), "no encoder for a cached play").to.deep.equal(
+        [],
+      );
       await second.stop();
       console.log(
         `      ${quality}: first audio ${uncachedMs} ms uncached, ${cachedMs} ms cached ` +
@@ -233,6 +237,27 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
           `${Math.round(statSync(path.join(cacheDir(), cacheFile("long.wav", quality) as string)).size / 1024)} KiB)`,
       );
     }
+  });
+
+  it("two plays of one song at once share one encode", async () => {
+    const open = (): Promise<ChunkReader> =>
+      play(session.nc, session, "twin.wav", { node: node.id, quality: "normal" });
+    const [a, b] = await Promise.all([open(), open()]);
+    let most = 0;
+    await waitFor(() => {
+      most = Math.max(most, ffmpegsMentioning(sys.root, "twin.wav", "libopus").length);
+      return cacheFile("twin.wav", "normal");
+    }, "twin.wav cached");
+    expect(most, "encoders of twin.wav at once").to.be.at.most(1);
+    expect([a.codec?.cached, b.codec?.cached]).to.deep.equal([false, false]);
+    const [ca, cb] = await Promise.all([collect(a, Date.now()), collect(b, Date.now())]);
+    expect(ca.pcm.equals(cb.pcm), "both heard the same encode").to.equal(true);
+    const id = songIds.get("twin.wav") as string;
+    const lines = prime.output().split("\n");
+    const encodes = lines.filter((l) => l.includes("song transcoded") && l.includes(id));
+    expect(encodes, "one encode logged").to.have.length(1);
+    expect(cacheFiles().filter((f) => f.includes(id))).to.have.length(1);
+    expect(readdirSync(cacheDir()).some((f) => f.endsWith(".part"))).to.equal(false);
   });
 
   it("keeps the cache under its limit, evicting the least recently used", async () => {

@@ -104,6 +104,8 @@ class Entry implements EncodedSong {
 export class TranscodeCache {
   readonly dir: string;
   private readonly entries = new Map<string, Entry>();
+  /** Entries being looked up (the cache file read, or an encode started): one per key. */
+  private readonly opening = new Map<string, Promise<Entry>>();
   private closed = false;
 
   constructor(
@@ -133,8 +135,17 @@ export class TranscodeCache {
     const file = path.join(this.dir, `${what.songId}-${what.level}-${key}.opus`);
     let entry = this.entries.get(key);
     if (!entry || entry.failure) {
-      entry = (await this.load(key, file)) ?? this.encode(key, file, what);
-      this.entries.set(key, entry);
+      // Two plays of one song at once share one lookup, so they share one encode.
+      let pending = this.opening.get(key);
+      if (!pending) {
+        pending = this.load(key, file).then((e) => e ?? this.encode(key, file, what));
+        this.opening.set(key, pending);
+        void pending
+          .then((e) => this.entries.set(key, e))
+          .catch(() => undefined)
+          .finally(() => this.opening.delete(key));
+      }
+      entry = await pending;
     }
     entry.users++;
     return entry;
