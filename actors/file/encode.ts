@@ -7,7 +7,8 @@
  * listener of it.
  */
 import { spawn, type ChildProcessByStdio } from "node:child_process";
-import type { Readable } from "node:stream";
+import { createReadStream } from "node:fs";
+import type { Readable, Writable } from "node:stream";
 import { DecodeError } from "./decode.js";
 
 const stderrKeep = 2000;
@@ -19,9 +20,12 @@ export interface EncodeRequest {
   bitrate: number;
 }
 
-export function encodeArgs(what: EncodeRequest): string[] {
+/** ffmpeg's arguments; `input` is the file, or `pipe:0` for a warm encoder fed on stdin. */
+export function encodeArgs(what: Omit<EncodeRequest, "file">, input: string): string[] {
+  // -nostdin only when stdin is not the input.
+  const stdin = input === "pipe:0" ? [] : ["-nostdin"];
   return [
-    ...["-nostdin", "-hide_banner", "-v", "error", "-i", what.file, "-map", "0:a:0", "-vn"],
+    ...[...stdin, "-hide_banner", "-v", "error", "-i", input, "-map", "0:a:0", "-vn"],
     ...["-ac", String(what.channels), "-ar", "48000", "-c:a", "libopus"],
     // Constrained VBR: plain VBR ran 30% over its target on real music here
     // (168k for 128k); a level's bytes per listener should be what it says.
@@ -34,7 +38,7 @@ export function encodeArgs(what: EncodeRequest): string[] {
   ];
 }
 
-type Child = ChildProcessByStdio<null, Readable, Readable>;
+type Child = ChildProcessByStdio<Writable | null, Readable, Readable>;
 
 /** One running ffmpeg encoder; `data` gets its output in order, `done` its outcome. */
 export class Encoder {
@@ -67,8 +71,22 @@ export class Encoder {
   }
 
   static start(ffmpeg: string, what: EncodeRequest, data: (chunk: Buffer) => void): Encoder {
-    const child = spawn(ffmpeg, encodeArgs(what), { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(ffmpeg, encodeArgs(what, what.file), { stdio: ["ignore", "pipe", "pipe"] });
     return new Encoder(child, data);
+  }
+
+  /** A warm encoder (spawned ahead, waiting on stdin) given `file` to encode. */
+  static feed(spare: Child, file: string, data: (chunk: Buffer) => void): Encoder {
+    const encoder = new Encoder(spare, data);
+    const stdin = spare.stdin;
+    if (stdin) {
+      // A killed encoder closes its stdin under us: that is not an error here.
+      stdin.on("error", () => undefined);
+      createReadStream(file)
+        .on("error", () => stdin.destroy())
+        .pipe(stdin);
+    }
+    return encoder;
   }
 
   get pid(): number | undefined {
@@ -80,5 +98,59 @@ export class Encoder {
     this.killed = true;
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
     await this.done.catch(() => undefined);
+  }
+}
+
+/**
+ * Warm encoders: ffmpeg's own start-up (loading its libraries) is about 60
+ * of the 80 ms to its first page here, so a first, uncached play waits for
+ * it. The pool keeps one ffmpeg per level and channel count spawned ahead,
+ * waiting on stdin, and feeds it the song's file: its first page comes
+ * 15-20 ms after. A spare is made when an encode of its kind ends (so a
+ * node nobody asks for lossy levels runs none);
+ * the node kills them when it stops, and a spare whose node died sees its
+ * stdin close and exits.
+ */
+export class EncoderPool {
+  private readonly spares = new Map<string, Child>();
+  private closed = false;
+
+  constructor(private readonly ffmpeg: string) {}
+
+  /** An encoder of `what`: a warm spare when there is one (and `pipeable`), else a new ffmpeg. */
+  start(what: EncodeRequest, pipeable: boolean, data: (chunk: Buffer) => void): Encoder {
+    if (!pipeable) return Encoder.start(this.ffmpeg, what, data);
+    const kind = `${what.channels}/${what.bitrate}`;
+    const spare = this.spares.get(kind);
+    this.spares.delete(kind);
+    const ready = spare && spare.exitCode === null && spare.signalCode === null;
+    if (!ready) spare?.kill("SIGKILL");
+    const encoder = ready
+      ? Encoder.feed(spare, what.file, data)
+      : Encoder.start(this.ffmpeg, what, data);
+    // The next spare once this encode is over: two ffmpegs starting at once
+    // on a small machine made this one's first page later.
+    void encoder.done
+      .catch(() => undefined)
+      .then(() => {
+        if (!this.closed && !this.spares.has(kind)) this.spares.set(kind, this.spawnSpare(what));
+      });
+    return encoder;
+  }
+
+  /** Kill every spare (the node stops). */
+  close(): void {
+    this.closed = true;
+    for (const spare of this.spares.values()) spare.kill("SIGKILL");
+    this.spares.clear();
+  }
+
+  private spawnSpare(what: EncodeRequest): Child {
+    const child = spawn(this.ffmpeg, encodeArgs(what, "pipe:0"), {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    child.on("error", () => undefined);
+    child.stdin.on("error", () => undefined);
+    return child;
   }
 }

@@ -33,6 +33,7 @@ export async function openOpusSource(
       level,
       channels,
       bitrate,
+      pipeable: song.song.container !== "m4a",
     });
     const frames = Math.round((song.info.frames * opusRate) / song.info.sampleRate);
     return new OpusChunkSource(

@@ -31,7 +31,7 @@ import {
 } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../runtime/log.js";
-import { Encoder } from "./encode.js";
+import { EncoderPool, type Encoder } from "./encode.js";
 import { OggOpusReader, type OpusHead } from "./ogg-opus.js";
 
 /** Bumped when the encoder's arguments change, so old cache files are not reused. */
@@ -44,6 +44,8 @@ export interface EncodedRequest {
   level: string;
   channels: number;
   bitrate: number;
+  /** ffmpeg can read it from a pipe (not an M4A: its index may sit at the end). */
+  pipeable: boolean;
 }
 
 /** One song at one level, as a stream reads it: shared, read-only. */
@@ -107,14 +109,16 @@ export class TranscodeCache {
   /** Entries being looked up (the cache file read, or an encode started): one per key. */
   private readonly opening = new Map<string, Promise<Entry>>();
   private closed = false;
+  private readonly pool: EncoderPool;
 
   constructor(
     dataDir: string,
     private readonly limitBytes: number,
-    private readonly ffmpeg: string,
+    ffmpeg: string,
     private readonly log: Logger,
   ) {
     this.dir = path.join(dataDir, "transcode");
+    this.pool = new EncoderPool(ffmpeg);
     mkdirSync(this.dir, { recursive: true });
   }
 
@@ -154,6 +158,7 @@ export class TranscodeCache {
   /** Stop every encoder and remove their `.part` files (the node stops). */
   async close(): Promise<void> {
     this.closed = true;
+    this.pool.close();
     await Promise.all([...this.entries.values()].map((e) => e.encoder?.kill()));
   }
 
@@ -190,9 +195,9 @@ export class TranscodeCache {
     let handle: Promise<FileHandle> | undefined = open(part, "w");
     let writes: Promise<unknown> = handle;
     const started = Date.now();
-    entry.encoder = Encoder.start(
-      this.ffmpeg,
+    entry.encoder = this.pool.start(
       { file: what.file, channels: what.channels, bitrate: what.bitrate },
+      what.pipeable,
       (chunk) => {
         try {
           entry.reader.feed(chunk);
