@@ -18,6 +18,7 @@ import {
   writeMelody,
 } from "../harness/fixtures/quality.js";
 import { TestSystem, type ChorusProcess } from "../harness/system.js";
+import { render, stripAnsi } from "../cli/screen/view.js";
 import { NullOutput } from "../client/audio/null.js";
 import { WavOutput } from "../client/audio/wav.js";
 import { findFileSource } from "../client/file-source.js";
@@ -379,5 +380,35 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("player screen: the quality level", () => {
+  it("shows a lossy stream's level and bitrate where lossless shows the PCM format", () => {
+    const base = {
+      user: "Someone",
+      songs: [{ id: "a", title: "A song", duration: 60 }],
+      selected: 0,
+      output: "audio output: silence",
+      bufferMs: 1000,
+      underruns: 0,
+      playingId: "a",
+    };
+    const now = {
+      title: "A song",
+      state: "playing" as const,
+      position: 3,
+      duration: 60,
+      format: "48 kHz stereo 16-bit",
+      source: "file node file-f1",
+    };
+    const lossy = render({ ...base, now: { ...now, quality: "low (Opus 64 kbit/s)" } }, 100, 24)
+      .map(stripAnsi)
+      .join("\n");
+    expect(lossy).to.include("low (Opus 64 kbit/s)");
+    const lossless = render({ ...base, now: { ...now, quality: "lossless (PCM)" } }, 100, 24)
+      .map(stripAnsi)
+      .join("\n");
+    expect(lossless).to.include("48 kHz stereo 16-bit");
   });
 });
