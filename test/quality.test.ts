@@ -19,6 +19,10 @@ import {
 } from "../harness/fixtures/quality.js";
 import { TestSystem, type ChorusProcess } from "../harness/system.js";
 import { render, stripAnsi } from "../cli/screen/view.js";
+import { call } from "../actors/runtime/endpoint.js";
+import { wireSession } from "../client/file-stream.js";
+import { at } from "../wire/contract.js";
+import { filePlay } from "../wire/file.js";
 import { NullOutput } from "../client/audio/null.js";
 import { WavOutput } from "../client/audio/wav.js";
 import { findFileSource } from "../client/file-source.js";
@@ -368,6 +372,15 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
       const reference = pcm48(ffmpeg as string, path.join(config.music, "melody.wav"), 2);
       expect(Math.abs(back.data.length - reference.length) / 4).to.be.at.most(1);
       expect(similarity(back.data, reference)).to.be.above(0.9);
+
+      // The wire refuses a level it does not know, as any bad request.
+      const err = await call(session.nc, at(filePlay, node.id), {
+        session: wireSession(session),
+        song: "melody.wav",
+        deliver: session.newInbox(),
+        quality: "ultra" as Quality,
+      }).catch((e: unknown) => e);
+      expect(err).to.have.property("code", "BAD_REQUEST");
 
       const bad = sys.run(
         ["play", "melody.wav", "--quality", "best", "--user", "Someone"],

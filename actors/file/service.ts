@@ -54,7 +54,7 @@ export class FileService {
   /** Decodes every format but WAV; found once, at start. */
   private readonly ffmpeg = findFfmpeg();
   /** Lossy quality levels: each song encoded once per level (needs ffmpeg). */
-  private readonly transcode?: TranscodeCache;
+  private transcode?: TranscodeCache;
 
   constructor(private readonly actor: Actor) {
     this.catalogue = new Catalogue(actor.config.music, actor.log, { ffmpeg: this.ffmpeg });
@@ -72,7 +72,13 @@ export class FileService {
   async start(): Promise<void> {
     const { actor } = this;
     this.audio = await AudioJetStream.open(actor.nc, actor.host);
-    await this.transcode?.start();
+    // A data folder we cannot write costs the lossy levels, not the node.
+    await this.transcode?.start().catch((err: unknown) => {
+      actor.log.warn("transcode cache unusable: lossy quality levels are off", {
+        error: String(err),
+      });
+      this.transcode = undefined;
+    });
     this.sessions = new SessionWatch(
       actor,
       () => this.streams.values(),

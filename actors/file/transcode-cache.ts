@@ -18,8 +18,8 @@
  *   bitrate and the channel count: a replaced song is encoded again.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import {
+  mkdir,
   open,
   readdir,
   readFile,
@@ -119,11 +119,11 @@ export class TranscodeCache {
   ) {
     this.dir = path.join(dataDir, "transcode");
     this.pool = new EncoderPool(ffmpeg);
-    mkdirSync(this.dir, { recursive: true });
   }
 
-  /** Remove what crashed writers left, then keep the folder under its limit. */
+  /** Make the folder, remove what crashed writers left, keep it under its limit. */
   async start(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
     for (const name of await readdir(this.dir)) {
       const pid = /\.(\d+)\.[a-z0-9]+\.part$/.exec(name)?.[1];
       if (pid && !alive(Number(pid)))
@@ -199,10 +199,13 @@ export class TranscodeCache {
       { file: what.file, channels: what.channels, bitrate: what.bitrate },
       what.pipeable,
       (chunk) => {
+        if (entry.failure) return;
         try {
           entry.reader.feed(chunk);
         } catch (err) {
+          // Not Ogg Opus (cannot happen with a sane ffmpeg): stop, it fails below.
           entry.failure = err instanceof Error ? err : new Error(String(err));
+          void entry.encoder?.kill();
         }
         const h = handle;
         if (h) writes = writes.then(() => h.then((fd) => fd.write(chunk)));
