@@ -1,5 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { findFfmpeg } from "../actors/file/decode.js";
@@ -93,6 +94,12 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
     writeMelody(path.join(config.music, "seek.wav"), 12);
     for (const n of ["a", "b", "c"]) writeMelody(path.join(config.music, `evict-${n}.wav`), 12);
     writeMelody(path.join(config.music, "twin.wav"), 20);
+    // Another container than WAV: what a warm encoder is fed is the file as it is.
+    writeMelody(path.join(sys.root, "flac-src.wav"), 3);
+    execFileSync(ffmpeg as string, [
+      ...["-v", "error", "-i", path.join(sys.root, "flac-src.wav")],
+      path.join(config.music, "melody.flac"),
+    ]);
     prime = (await sys.startControl("prime", config)).proc;
     actor = await sys.connect("actor");
     session = await sys.login("Someone");
@@ -255,6 +262,17 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
           `(encode of 30 s done within ${encodeMs} ms, ` +
           `${Math.round(statSync(path.join(cacheDir(), cacheFile("long.wav", quality) as string)).size / 1024)} KiB)`,
       );
+    }
+  });
+
+  it("a FLAC plays at every lossy level, through a warm encoder once there is one", async () => {
+    const reference = pcm48(ffmpeg as string, path.join(config.music, "melody.flac"), 2);
+    for (const quality of lossy) {
+      const reader = await play(session.nc, session, "melody.flac", { node: node.id, quality });
+      const { pcm } = await collect(reader, Date.now());
+      expect((await reader.ended).reason).to.equal("eos");
+      expect(Math.abs(pcm.length - reference.length) / 4, `${quality} length`).to.be.at.most(1);
+      expect(similarity(pcm, reference), `${quality} like the song`).to.be.above(0.9);
     }
   });
 
