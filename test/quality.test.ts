@@ -11,6 +11,7 @@ import { opusBitrate, qualityLevels, type LossyQuality, type Quality } from "../
 import { pcmOf } from "../harness/fixtures/file.js";
 import {
   bestLag,
+  cpuSeconds,
   encodersOf,
   shareLike,
   ffmpegsMentioning,
@@ -241,8 +242,19 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
       const encodingAtFirstAudio = cacheFile("long.wav", quality) === undefined;
       expect(first.codec?.cached).to.equal(false);
       await first.stop();
-      // The encode goes on to its end without a listener, then lands in the cache.
-      await waitFor(() => cacheFile("long.wav", quality), `${quality} cache file`);
+      // The encode goes on to its end without a listener, then lands in the cache;
+      // meanwhile we read the encoders' CPU time (the one that exits is this encode's).
+      const cpu = new Map<number, number>();
+      await waitFor(
+        () => {
+          for (const pid of encoders()) cpu.set(pid, cpuSeconds(pid) ?? cpu.get(pid) ?? 0);
+          return cacheFile("long.wav", quality);
+        },
+        `${quality} cache file`,
+        10_000,
+        5,
+      );
+      const spent = [...cpu].filter(([pid]) => !pidAlive(pid)).reduce((s, [, c]) => s + c, 0);
       const encodeMs = Date.now() - t0;
       expect(encodingAtFirstAudio, "first audio before the encode finished").to.equal(true);
 
@@ -258,7 +270,8 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
       expect(encoders(), "no encoder for a cached play").to.deep.equal(before);
       await second.stop();
       console.log(
-        `      ${quality}: first audio ${uncachedMs} ms uncached, ${cachedMs} ms cached ` +
+        `      ${quality}: first audio ${uncachedMs} ms uncached, ${cachedMs} ms cached, ` +
+          `encoder CPU ${((spent * 60) / 30).toFixed(2)} s per minute of music ` +
           `(encode of 30 s done within ${encodeMs} ms, ` +
           `${Math.round(statSync(path.join(cacheDir(), cacheFile("long.wav", quality) as string)).size / 1024)} KiB)`,
       );
