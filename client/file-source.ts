@@ -5,6 +5,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { openFileStream } from "./file-stream.js";
 import type { SourceContext } from "./player/types.js";
+import type { Quality } from "../wire/quality.js";
 import type { Deadline } from "./retry.js";
 import type { OpenedStream, SongInfo, Source } from "./source.js";
 import { findFileNode, listSongs, type ClientSession, type FileNodeRef } from "./stream.js";
@@ -17,7 +18,7 @@ const assignMs = 20_000;
 /** The prime's pick of a file node (it spawns one when all are full). */
 export async function findFileSource(ctx: SourceContext, deadline: Deadline): Promise<Source> {
   const node = await findFileNode(ctx.nc, deadline.timeout(assignMs));
-  return new FileSource(ctx.nc, ctx.session, node);
+  return new FileSource(ctx.nc, ctx.session, node, ctx.quality);
 }
 
 class FileSource implements Source {
@@ -30,6 +31,7 @@ class FileSource implements Source {
     private readonly nc: NatsConnection,
     private readonly session: ClientSession,
     node: FileNodeRef,
+    private readonly quality?: Quality,
   ) {
     this.id = node.id;
     this.claim = node.claim;
@@ -41,13 +43,19 @@ class FileSource implements Source {
     return songs;
   }
 
-  async open(song: string, fromSeconds: number, deadline: Deadline): Promise<OpenedStream> {
+  async open(
+    song: string,
+    fromSeconds: number,
+    deadline: Deadline,
+    quality?: Quality,
+  ): Promise<OpenedStream> {
     const claim = this.claim;
     this.claim = undefined;
     return openFileStream(this.nc, this.session, this.id, song, {
       from: fromSeconds,
       claim,
       playTimeoutMs: deadline.timeout(requestMs),
+      quality: quality ?? this.quality,
     });
   }
 

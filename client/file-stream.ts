@@ -23,6 +23,8 @@ import {
   type PlayReply,
 } from "../wire/file.js";
 import { frameBytes } from "../wire/media.js";
+import type { Quality } from "../wire/quality.js";
+import { OpusStreamDecoder } from "./audio/opus-decode.js";
 import type { Session } from "../wire/session.js";
 import type { PcmFormat } from "./audio/format.js";
 import type { EndReason, OpenedStream, SongInfo, StreamListener } from "./source.js";
@@ -41,6 +43,8 @@ export interface OpenOptions {
   playTimeoutMs?: number;
   /** Timeout of each later pause, resume, seek and stop (default 5 s). */
   controlTimeoutMs?: number;
+  /** The stream's quality level (default lossless: the song's own PCM). */
+  quality?: Quality;
 }
 
 export const controlTimeoutMs = 5000;
@@ -69,7 +73,15 @@ export async function openFileStream(
     const reply = await call(
       nc,
       at(filePlay, node),
-      { session: wireSession(session), song, from: options.from, deliver, claim: options.claim },
+      {
+        session: wireSession(session),
+        song,
+        from: options.from,
+        deliver,
+        claim: options.claim,
+        // Only when asked for: an older node knows no such field.
+        ...(options.quality && options.quality !== "lossless" && { quality: options.quality }),
+      },
       options.playTimeoutMs ?? controlTimeoutMs,
     );
     stream.started(reply);
@@ -93,6 +105,10 @@ export class FileNodeStream implements OpenedStream {
   readonly ended: Promise<StreamEnd>;
   /** Why it ended, once it has. */
   finished?: StreamEnd;
+  /** Bytes of chunk messages received (what the stream costs on the wire). */
+  wireBytes = 0;
+  /** A lossy stream's decoder (its chunks carry Opus packets). */
+  private decoder?: OpusStreamDecoder;
 
   private sub?: Subscription;
   private listener?: StreamListener;
@@ -126,6 +142,14 @@ export class FileNodeStream implements OpenedStream {
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
   }
 
+  get codec(): PlayReply["codec"] {
+    return this.reply?.codec;
+  }
+
+  get quality(): Quality | undefined {
+    return this.reply?.codec?.quality;
+  }
+
   /** Frames played, as last told (the node knows this position). */
   get framesPlayed(): number {
     return this.playedFrame;
@@ -152,6 +176,7 @@ export class FileNodeStream implements OpenedStream {
     this.id = reply.streamId;
     this.song = reply.song;
     this.format = format;
+    if (reply.codec) this.decoder = new OpusStreamDecoder(format.channels);
     this.epoch = reply.epoch;
     this.minEpoch = reply.epoch;
     this.playedFrame = reply.frame;
@@ -320,6 +345,7 @@ export class FileNodeStream implements OpenedStream {
       this.waiting.push(msg);
       return;
     }
+    this.wireBytes += msg.data.length;
     const { header, pcm } = decodeChunk(msg.data);
     this.accept(header, pcm);
   }
@@ -342,9 +368,13 @@ export class FileNodeStream implements OpenedStream {
       this.askSync();
       return;
     }
-    if (header.byte + pcm.length <= this.expectedByte) return;
-    this.expectedByte = header.byte + pcm.length;
-    this.listener?.chunk(header.byte, pcm);
+    // A lossy chunk's length is that of the PCM it decodes to.
+    const length = header.opus ? header.frames * frameBytes(this.format) : pcm.length;
+    if (header.byte + length <= this.expectedByte) return;
+    const data =
+      header.opus && this.decoder ? this.decoder.decode(pcm, header.opus, header.frames) : pcm;
+    this.expectedByte = header.byte + data.length;
+    this.listener?.chunk(header.byte, data);
   }
 
   /** A new epoch: a seek's (the listener starts over there) or a resend's (the bytes go on). */
@@ -374,7 +404,9 @@ export class FileNodeStream implements OpenedStream {
 
   /** Every byte is here: the node may end the stream once it hears the whole song was played. */
   private endOfSong(): void {
-    this.playedFrame = this.reply.song.bytes / frameBytes(this.reply.format);
+    this.playedFrame = this.reply.codec
+      ? this.reply.codec.frames
+      : this.reply.song.bytes / frameBytes(this.reply.format);
     this.finish({ reason: "eos" });
     void this.report();
     this.tellEnd();
@@ -396,6 +428,8 @@ export class FileNodeStream implements OpenedStream {
   private finish(end: StreamEnd): void {
     if (this.finished) return;
     this.finished = end;
+    this.decoder?.close();
+    this.decoder = undefined;
     clearInterval(this.watchdog);
     clearTimeout(this.retryTimer);
     // Let the last position report go out before we stop listening.

@@ -71,7 +71,8 @@ export class Player {
       identity,
       options.credentials,
       options.config,
-      options.findSource,
+      // The level goes with every source the player finds, so a recovery keeps it.
+      (ctx, deadline) => options.findSource({ ...ctx, quality: options.quality }, deadline),
       {
         ended: (reason) => {
           this.events.say(`session ended (${reason.message}); logging in again…`, true);

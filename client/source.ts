@@ -8,6 +8,8 @@
 import type { EndReason } from "../wire/file.js";
 import type { AudioFormat, Song } from "../wire/media.js";
 import type { Session } from "../wire/session.js";
+import type { Codec } from "../wire/file.js";
+import type { Quality } from "../wire/quality.js";
 import type { Deadline } from "./retry.js";
 
 /** Why a stream ended: the file protocol's reasons (wire/file.ts), which a P2P stream reuses. */
@@ -49,6 +51,10 @@ export interface OpenedStream {
   readonly depth: number;
   /** Paused by the source itself (a P2P host): playback waits for it. */
   readonly held: boolean;
+  /** A lossy stream's coding (a file node's at a quality level); undefined: PCM as in the file. */
+  readonly codec?: Codec;
+  /** The level its PCM was decoded from, when lossy (a P2P host's says its host's). */
+  readonly quality?: Quality;
   /**
    * Push to `listener` from now on. What arrived since the stream opened is
    * held until the first listener comes, then handed to it first.
@@ -75,8 +81,16 @@ export interface Source {
   /** "file node file-ab12". */
   readonly label: string;
   songs(deadline: Deadline): Promise<SongInfo[]>;
-  /** Open `song` at `fromSeconds`; its requests end by `deadline`. */
-  open(song: string, fromSeconds: number, deadline: Deadline): Promise<OpenedStream>;
+  /**
+   * Open `song` at `fromSeconds`; its requests end by `deadline`. `quality`
+   * overrides the source's level (a stream replacing one at that level).
+   */
+  open(
+    song: string,
+    fromSeconds: number,
+    deadline: Deadline,
+    quality?: Quality,
+  ): Promise<OpenedStream>;
   /** Let go of the source (its claim, subscriptions). */
   close(): Promise<void>;
 }

@@ -19,7 +19,8 @@
  * the song or when the stream ends otherwise (see `ended`).
  */
 import { at } from "../wire/contract.js";
-import { fileSongs } from "../wire/file.js";
+import { fileSongs, type Codec } from "../wire/file.js";
+import type { Quality } from "../wire/quality.js";
 import { primeAssign } from "../wire/prime.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { call } from "../actors/runtime/endpoint.js";
@@ -66,6 +67,8 @@ export interface PlayOptions {
   onChunk?: (chunk: PcmChunk) => void;
   /** Request timeout (default 20 s for finding a node, 5 s for the rest). */
   timeoutMs?: number;
+  /** The stream's quality level (default lossless). */
+  quality?: Quality;
 }
 
 const requestTimeoutMs = 5000;
@@ -106,6 +109,7 @@ export async function play(
     claim: node.claim,
     playTimeoutMs: timeoutMs,
     controlTimeoutMs: timeoutMs,
+    quality: options.quality,
   });
   return new ChunkReader(stream, options);
 }
@@ -162,6 +166,16 @@ export class ChunkReader implements AsyncIterable<PcmChunk> {
 
   get chunkFrames(): number {
     return this.stream.reply.chunkFrames;
+  }
+
+  /** How a lossy stream is coded (undefined: the song's own PCM). */
+  get codec(): Codec | undefined {
+    return this.stream.reply.codec;
+  }
+
+  /** Bytes of chunk messages received so far. */
+  get wireBytes(): number {
+    return this.stream.wireBytes;
   }
 
   /** Resolves once the stream has ended, with why. */

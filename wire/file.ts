@@ -11,13 +11,15 @@
  *
  * A chunk message is a 4-byte big-endian header length, a JSON ChunkHeader,
  * then raw PCM exactly as in the file's data chunk (little-endian, 8-bit
- * unsigned, 16/24/32-bit signed).
+ * unsigned, 16/24/32-bit signed) — or, on a lossy stream (a `quality` other
+ * than lossless), Opus packets: see `opus` in ChunkHeader.
  */
 import { z } from "zod";
 import { declare } from "./contract.js";
 import { decodeJsonFrame, encodeFrame } from "./frame.js";
 import { idSchema, inboxSchema } from "./ids.js";
 import { audioFormatSchema, songSchema, type AudioFormat } from "./media.js";
+import { qualitySchema } from "./quality.js";
 import { sessionSchema } from "./session.js";
 
 /** Audio is cut into chunks of this much play time. */
@@ -41,13 +43,31 @@ export const playRequestSchema = z.object({
   deliver: inboxSchema,
   /** A slot the prime reserved at this node. */
   claim: z.string().max(64).optional(),
+  /** The stream's quality level; none (an older client) is lossless. */
+  quality: qualitySchema.optional(),
 });
 export type PlayRequest = z.infer<typeof playRequestSchema>;
+
+/** How a lossy stream is coded; its `format` is then the decoded PCM's (48 kHz, 16-bit). */
+export const codecSchema = z.object({
+  name: z.literal("opus"),
+  quality: qualitySchema,
+  /** Nominal bits per second of the encoded audio. */
+  bitrate: z.number().int().positive(),
+  /** Frames of decoded PCM in the whole song (at 48 kHz). */
+  frames: z.number().int().min(0),
+  /** The song was already in the node's transcode cache (no encoder ran). */
+  cached: z.boolean(),
+});
+export type Codec = z.infer<typeof codecSchema>;
 
 export const playReplySchema = z.object({
   streamId: z.string(),
   song: songSchema,
+  /** The PCM the listener plays: the song's own, or what its Opus decodes to. */
   format: audioFormatSchema,
+  /** Present on a lossy stream. */
+  codec: codecSchema.optional(),
   /** First frame that will arrive, and its epoch. */
   frame: z.number().int().min(0),
   epoch: z.number().int().min(0),
@@ -149,6 +169,20 @@ export interface ChunkHeader {
   /** Present on the last message of a stream: why it ended (no PCM follows). */
   end?: EndReason;
   message?: string;
+  /**
+   * On a lossy stream: the payload is Opus packets of 20 ms each, every one
+   * a 2-byte big-endian length then the packet, starting at packet number
+   * `packet` of the song's encode. Decoded one after the other they give
+   * PCM from which the first `skip` frames are dropped (the encoder's
+   * pre-skip, the pre-roll before a seek point, which primes the decoder)
+   * and of which `frames` are kept; `frame` and `byte` are positions in the
+   * decoded PCM. A chunk whose `packet` does not follow the previous one's
+   * starts a fresh decoder. Raw packets rather than Ogg pages: an Ogg page
+   * holds up to a second, so a seek would cost a page's worth of audio, and
+   * the position of each packet is implied by its number (packet n starts at
+   * n × 960 frames before the pre-skip), so nothing else needs to travel.
+   */
+  opus?: { packet: number; skip: number };
 }
 
 export function encodeChunk(header: ChunkHeader, pcm: Uint8Array): Uint8Array {

@@ -17,6 +17,7 @@
  * A relay frame is a 4-byte big-endian header length, the JSON RelayHeader,
  * a 64-byte signature over header JSON + PCM, then the PCM exactly as played.
  */
+import { qualitySchema } from "./quality.js";
 import { createPublicKey, sign, verify, type KeyObject } from "node:crypto";
 import { z } from "zod";
 import { declare } from "./contract.js";
@@ -66,6 +67,11 @@ export const relayHeaderSchema = z.object({
   at: z.number().finite(),
   /** 0 when the host plays from a file node, n+1 when it follows a host of depth n. */
   depth: z.number().int().min(0).max(64),
+  /**
+   * The level the PCM was decoded from (absent: lossless), so a joiner that
+   * carries on from a file node asks for the same level and format.
+   */
+  quality: qualitySchema.optional(),
 });
 export type RelayHeader = z.infer<typeof relayHeaderSchema>;
 

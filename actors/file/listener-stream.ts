@@ -10,7 +10,10 @@ import { timingSafeEqual } from "node:crypto";
 import type { Logger } from "../runtime/log.js";
 import type { SongFile } from "./catalogue.js";
 import { DecodeError } from "./decode.js";
-import { openSource, type PcmSource } from "./pcm-source.js";
+import { openSource } from "./pcm-source.js";
+import { PcmChunkSource, type ChunkSource } from "./chunk-source.js";
+import { openOpusSource } from "./open-opus.js";
+import type { TranscodeCache } from "./transcode-cache.js";
 import type { AudioJetStream } from "./jetstream.js";
 import type { Publisher, PublishScheduler } from "./scheduler.js";
 import {
@@ -22,7 +25,8 @@ import {
   type ControlReply,
   type EndReason,
 } from "../../wire/file.js";
-import type { AudioFormat } from "../../wire/media.js";
+import { frameBytes, type AudioFormat } from "../../wire/media.js";
+import type { Quality } from "../../wire/quality.js";
 import type { Session } from "../../wire/session.js";
 
 export interface StreamHooks {
@@ -39,7 +43,9 @@ export interface StreamRequest {
   user: string;
   song: SongFile;
   deliver: string;
+  /** In the stream's own frames (48 kHz for a lossy level). */
   startFrame: number;
+  quality: Quality;
 }
 
 /** What the file node gives each of its streams. */
@@ -50,6 +56,8 @@ export interface StreamNode {
   log: Logger;
   /** ffmpeg's path, for songs that are not WAV. */
   ffmpeg?: string;
+  /** Where lossy levels come from (needs ffmpeg). */
+  transcode?: TranscodeCache;
 }
 
 const publishTimeoutMs = 2000;
@@ -60,7 +68,7 @@ const retryMs = 250;
 export class ListenerStream implements Publisher {
   readonly subject: string;
   readonly format: AudioFormat;
-  /** Bytes of one frame in the file (and in every chunk). */
+  /** Bytes of one frame of the PCM the listener plays. */
   private readonly blockAlign: number;
   readonly chunkFrames: number;
   readonly startedAt = Date.now();
@@ -102,7 +110,7 @@ export class ListenerStream implements Publisher {
   private constructor(
     what: StreamRequest,
     node: StreamNode,
-    private readonly source: PcmSource,
+    private readonly source: ChunkSource,
   ) {
     const { id, song, startFrame } = what;
     this.id = id;
@@ -115,8 +123,8 @@ export class ListenerStream implements Publisher {
     this.hooks = node.hooks;
     this.log = node.log;
     this.subject = node.audio.subject(id);
-    this.format = song.song.format;
-    this.blockAlign = song.info.blockAlign;
+    this.format = source.format;
+    this.blockAlign = frameBytes(source.format);
     const { sampleRate } = this.format;
     this.chunkFrames = Math.max(1, Math.round((sampleRate * chunkMs) / 1000));
     this.head = startFrame;
@@ -126,11 +134,26 @@ export class ListenerStream implements Publisher {
   }
 
   static async open(what: StreamRequest, node: StreamNode): Promise<ListenerStream> {
-    return new ListenerStream(what, node, await openSource(what.song, node.ffmpeg));
+    const { song, quality } = what;
+    const source =
+      quality === "lossless"
+        ? new PcmChunkSource(
+            await openSource(song, node.ffmpeg),
+            song.song.format,
+            song.info.frames,
+          )
+        : await openOpusSource(song, quality, node.transcode);
+    return new ListenerStream(what, node, source);
   }
 
+  /** Frames in the whole song, as the listener plays it. */
   get frames(): number {
-    return this.song.info.frames;
+    return this.source.frames;
+  }
+
+  /** How a lossy stream is coded (undefined: lossless PCM). */
+  get codec(): ChunkSource["codec"] {
+    return this.source.codec;
   }
 
   get ended(): boolean {
@@ -264,12 +287,12 @@ export class ListenerStream implements Publisher {
     const epoch = this.epoch;
     const frame = this.head;
     // The first chunk of an epoch is short, so the listener has audio sooner.
-    const size = frame === this.epochStart ? this.firstChunkFrames : this.chunkFrames;
-    const frames = Math.min(size, this.frames - frame);
+    const fresh = frame === this.epochStart;
+    const size = fresh ? this.firstChunkFrames : this.chunkFrames;
     const { blockAlign } = this;
     const { sampleRate } = this.format;
-    const pcm = await this.source.read(frame, frames);
-    if (!pcm) {
+    const chunk = await this.source.chunk(frame, Math.min(size, this.frames - frame), fresh);
+    if (!chunk) {
       await this.end("removed", "the song file changed while streaming");
       return;
     }
@@ -283,14 +306,15 @@ export class ListenerStream implements Publisher {
       frame,
       byte: frame * blockAlign,
       time: frame / sampleRate,
-      frames,
+      frames: chunk.frames,
       format: this.format,
+      ...(chunk.opus && { opus: chunk.opus }),
     };
-    this.head = frame + frames;
+    this.head = frame + chunk.frames;
     this.unacked++;
     const sent = process.hrtime.bigint();
     this.audio.js
-      .publish(this.subject, encodeChunk(header, pcm), { timeout: publishTimeoutMs })
+      .publish(this.subject, encodeChunk(header, chunk.payload), { timeout: publishTimeoutMs })
       .then(
         () => this.hooks.onAck(Number(process.hrtime.bigint() - sent) / 1e6),
         (err: unknown) => {

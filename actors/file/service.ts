@@ -30,6 +30,8 @@ import { PublishWatch } from "./publish-watch.js";
 import { RecentlyEnded } from "./recently-ended.js";
 import { PublishScheduler } from "./scheduler.js";
 import { SessionWatch } from "./session-watch.js";
+import { TranscodeCache } from "./transcode-cache.js";
+import { isLossy, opusRate } from "../../wire/quality.js";
 
 /**
  * How long a stream the node ended on its own still answers with why: longer
@@ -51,9 +53,15 @@ export class FileService {
   private readonly publishing: PublishWatch;
   /** Decodes every format but WAV; found once, at start. */
   private readonly ffmpeg = findFfmpeg();
+  /** Lossy quality levels: each song encoded once per level (needs ffmpeg). */
+  private transcode?: TranscodeCache;
 
   constructor(private readonly actor: Actor) {
     this.catalogue = new Catalogue(actor.config.music, actor.log, { ffmpeg: this.ffmpeg });
+    if (this.ffmpeg) {
+      const limit = actor.config.transcodeCacheMb * 1024 * 1024;
+      this.transcode = new TranscodeCache(actor.config.data, limit, this.ffmpeg, actor.log);
+    }
     this.publishing = new PublishWatch(actor, this.streams, this.scheduler);
   }
 
@@ -64,6 +72,13 @@ export class FileService {
   async start(): Promise<void> {
     const { actor } = this;
     this.audio = await AudioJetStream.open(actor.nc, actor.host);
+    // A data folder we cannot write costs the lossy levels, not the node.
+    await this.transcode?.start().catch((err: unknown) => {
+      actor.log.warn("transcode cache unusable: lossy quality levels are off", {
+        error: String(err),
+      });
+      this.transcode = undefined;
+    });
     this.sessions = new SessionWatch(
       actor,
       () => this.streams.values(),
@@ -101,6 +116,9 @@ export class FileService {
     checkDeliver(verified, req.deliver);
     const { user } = verified;
     const from = req.from ?? 0;
+    const quality = req.quality ?? "lossless";
+    // A lossy stream counts frames of the 48 kHz PCM its Opus decodes to.
+    const rate = isLossy(quality) ? opusRate : song.info.sampleRate;
     if (from >= song.info.duration) {
       throw new ChorusError(
         "BAD_REQUEST",
@@ -123,7 +141,8 @@ export class FileService {
           user,
           song,
           deliver: req.deliver,
-          startFrame: Math.floor(from * song.info.sampleRate),
+          startFrame: Math.floor(from * rate),
+          quality,
         },
         {
           audio: this.audio,
@@ -134,6 +153,7 @@ export class FileService {
           },
           log: actor.log,
           ffmpeg: this.ffmpeg,
+          transcode: this.transcode,
         },
       );
       try {
@@ -144,11 +164,12 @@ export class FileService {
       }
       this.streams.set(id, stream);
       stream.pump();
-      actor.log.info("stream started", { stream: id, song: song.song.id, user, from });
+      actor.log.info("stream started", { stream: id, song: song.song.id, user, from, quality });
       return {
         streamId: id,
         song: song.song,
         format: stream.format,
+        ...(stream.codec && { codec: stream.codec }),
         frame: stream.head,
         epoch: stream.epoch,
         chunkFrames: stream.chunkFrames,
@@ -253,5 +274,6 @@ export class FileService {
     const live = [...this.streams.values()];
     await Promise.all(live.map((s) => s.end("node-stopping", "the file node is stopping", 50)));
     if (live.length) await new Promise((resolve) => setTimeout(resolve, 100));
+    await this.transcode?.close();
   }
 }

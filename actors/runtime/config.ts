@@ -24,6 +24,8 @@ export const configSchema = z.object({
   authCapacity: z.number().int().min(1).max(100_000),
   /** Streams per file node. */
   fileCapacity: z.number().int().min(1).max(100_000),
+  /** Size limit of a machine's transcode cache (DATA/transcode), MiB. */
+  transcodeCacheMb: z.number().int().min(1).max(10_000_000),
   /** Presence heartbeat interval. */
   heartbeatMs: z.number().int().min(20).max(60_000),
   /** Beats a node may miss before it is dropped. */
@@ -80,6 +82,7 @@ export const defaultConfig: ChorusConfig = {
   maxLoad: 8,
   authCapacity: 2,
   fileCapacity: 200,
+  transcodeCacheMb: 2048,
   heartbeatMs: 1000,
   missedBeats: 3,
   idleMs: 10_000,
@@ -104,6 +107,12 @@ export const settings: ReadonlyArray<{ key: Key; flag?: string; env: string; kin
   { key: "maxLoad", flag: "max-load", env: "CHORUS_MAX_LOAD", kind: "int" },
   { key: "authCapacity", flag: "auth-capacity", env: "CHORUS_AUTH_CAPACITY", kind: "int" },
   { key: "fileCapacity", flag: "file-capacity", env: "CHORUS_FILE_CAPACITY", kind: "int" },
+  {
+    key: "transcodeCacheMb",
+    flag: "transcode-cache-mb",
+    env: "CHORUS_TRANSCODE_CACHE_MB",
+    kind: "int",
+  },
   { key: "heartbeatMs", flag: "heartbeat-ms", env: "CHORUS_HEARTBEAT_MS", kind: "int" },
   { key: "missedBeats", flag: "missed-beats", env: "CHORUS_MISSED_BEATS", kind: "int" },
   { key: "idleMs", flag: "idle-ms", env: "CHORUS_IDLE_MS", kind: "int" },

@@ -2,6 +2,7 @@
  * What the listener commands share: the output flag, logging in, and
  * resolving a song name the way a user types it.
  */
+import { qualityLevels, qualitySchema, type Quality } from "../../wire/quality.js";
 import path from "node:path";
 import type { ChorusConfig } from "../../actors/runtime/config.js";
 import { ChorusError } from "../../wire/errors.js";
@@ -52,6 +53,20 @@ export async function loginFromFlags(
   extra: Partial<PlayerOptions> = {},
 ): Promise<Player> {
   return startPlayer(config, await getCredentials(flags), output, extra);
+}
+
+/** The --quality flag: a level, lossless when absent; a readable error otherwise. */
+export function qualityFlag(flags: FlagValues): Quality {
+  const raw = flags.quality;
+  if (raw === undefined) return "lossless";
+  const parsed = qualitySchema.safeParse(typeof raw === "string" ? raw.trim().toLowerCase() : raw);
+  if (!parsed.success) {
+    throw new ChorusError(
+      "BAD_REQUEST",
+      `--quality must be one of ${qualityLevels.join(", ")}, got "${String(raw)}"`,
+    );
+  }
+  return parsed.data;
 }
 
 /** A song by id, file name or title (case-insensitive); one readable error otherwise. */

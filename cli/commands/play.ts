@@ -10,7 +10,7 @@ import type { Command } from "../command.js";
 import { credentialFlags, credentialUsage, getCredentials } from "../credentials.js";
 import type { Player } from "../../client/player.js";
 import { clock } from "../../client/song-time.js";
-import { findSong, outputFor, secondsFlag, startPlayer } from "./listen.js";
+import { findSong, outputFor, qualityFlag, secondsFlag, startPlayer } from "./listen.js";
 import { printable } from "../printable.js";
 
 const say = (line: string): boolean => process.stderr.write(`chorus: ${printable(line)}\n`);
@@ -19,6 +19,7 @@ export const play: Command = {
   name: "play",
   summary: "play a song without the screen (to the sound card, a WAV file, stdout or silence)",
   usage: `Usage: chorus play SONG [--out FILE.wav|-|null|speaker] [--from SEC] [--for SEC]
+                  [--quality lossless|high|normal|low]
        chorus play --join HOST [--out ...] [--for SEC]
 
 SONG is a song id, file name or title (see chorus songs).
@@ -30,6 +31,8 @@ SONG is a song id, file name or title (see chorus songs).
                      stdout is a pipe, else DATA/play.wav
   --from SEC         start at this second
   --for SEC          stop after this many seconds
+  --quality LEVEL    lossless (default: the file's own PCM), high (Opus
+                     256 kbit/s), normal (128k) or low (64k); decoded here
   --join HOST        follow a P2P host (an id or user from chorus hosts): its
                      song, from the point it is at, with its pauses and seeks;
                      when it goes away, carry on from a file node
@@ -39,6 +42,7 @@ ${credentialUsage}`,
     out: { type: "string", short: "o" },
     from: { type: "string" },
     for: { type: "string" },
+    quality: { type: "string", short: "q" },
     join: { type: "string" },
     "no-host": { type: "boolean" },
     ...credentialFlags,
@@ -58,6 +62,7 @@ ${credentialUsage}`,
       throw new ChorusError("BAD_REQUEST", "give one song: chorus play SONG (see chorus songs)");
     }
     const from = secondsFlag(flags, "from") ?? 0;
+    const quality = qualityFlag(flags);
     const limit = secondsFlag(flags, "for");
     if (limit !== undefined && limit <= 0) {
       throw new ChorusError("BAD_REQUEST", "--for must be more than 0 seconds");
@@ -69,6 +74,7 @@ ${credentialUsage}`,
     const player = await startPlayer(config, credentials, output, {
       giveUpMs: 30_000,
       host: !flags["no-host"],
+      quality,
     });
     const off = player.onChange((e) => {
       if (e.kind === "message") say(e.message);
@@ -100,7 +106,9 @@ ${credentialUsage}`,
       say(output.description);
       await player.play(song.id, from, limit);
       hosting();
+      const codec = player.status().now?.quality;
       const format = song.format ? ` (${describeFormat(song.format)})` : "";
+      if (codec && quality !== "lossless") say(`quality ${codec}, decoded here`);
       say(`playing "${song.title}"${format} from ${clock(from)}, ${player.status().now?.source}`);
       const outcome = await untilDone(player);
       if (outcome === "interrupted") return 130;

@@ -11,7 +11,7 @@ import type { Player } from "../../client/player.js";
 import { PromptCancelled } from "../prompt.js";
 import { PlayerApp } from "../screen/app.js";
 import { Terminal } from "../screen/terminal.js";
-import { outputFor, startPlayer } from "./listen.js";
+import { outputFor, qualityFlag, startPlayer } from "./listen.js";
 import { printable } from "../printable.js";
 
 const maxAttempts = 3;
@@ -20,6 +20,7 @@ export const playerCommand: Command = {
   name: "player",
   summary: "the interactive terminal player",
   usage: `Usage: chorus player [--user NAME] [--out FILE.wav|null|speaker]
+                    [--quality lossless|high|normal|low]
 
 Logs in (the password is asked without echo, or taken from CHORUS_PASSWORD),
 then shows the songs on the left and what is playing on the right.
@@ -27,8 +28,14 @@ Keys: ↑/↓ select, Enter play, Space pause/resume, ←/→ seek 10 s, s stop,
 n/p next/previous, j join a P2P host, r refresh, q quit.
   --user NAME        who logs in (asked when missing)
   --out ...          where audio goes (default: the sound card when one works,
-                     else DATA/player.wav; the screen says which)`,
-  options: { user: { type: "string", short: "u" }, out: { type: "string", short: "o" } },
+                     else DATA/player.wav; the screen says which)
+  --quality LEVEL    lossless (default), high (Opus 256 kbit/s), normal (128k)
+                     or low (64k): what file nodes send; the screen shows it`,
+  options: {
+    user: { type: "string", short: "u" },
+    out: { type: "string", short: "o" },
+    quality: { type: "string", short: "q" },
+  },
   async run(flags) {
     if (!process.stdin.isTTY || !process.stdout.isTTY) {
       throw new ChorusError(
@@ -37,12 +44,13 @@ n/p next/previous, j join a P2P host, r refresh, q quit.
       );
     }
     const config = loadConfig(flags);
+    const quality = qualityFlag(flags);
     const output = await outputFor(flags, config, true);
     let player: Player | undefined;
     for (let attempt = 1; !player; attempt++) {
       try {
         const credentials = await getCredentials(flags);
-        player = await startPlayer(config, credentials, output);
+        player = await startPlayer(config, credentials, output, { quality });
       } catch (err) {
         if (err instanceof PromptCancelled) return 130;
         const retry =

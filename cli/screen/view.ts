@@ -170,7 +170,9 @@ function nowPanel(state: ViewState, width: number, height: number): string[] {
     // Artist and album take the spacer's row, so the panel is no taller.
     const by = [now.artist, now.album].filter(Boolean).join(" — ");
     if (by) body.push(fit(by, inner));
-    body.push(printable(`${stateLabel[now.state]}${now.format ? `   ${now.format}` : ""}`));
+    // A lossy stream shows its level and bitrate where lossless shows the PCM format.
+    const detail = now.quality && !now.quality.startsWith("lossless") ? now.quality : now.format;
+    body.push(printable(`${stateLabel[now.state]}${detail ? `   ${detail}` : ""}`));
     if (!by) body.push("");
     body.push(progressBar(now.position, now.duration, inner));
     body.push(`${clock(now.position)} / ${clock(now.duration)}`);

@@ -127,6 +127,7 @@ export class Host {
       byte,
       at: Date.now(),
       depth: now.depth,
+      ...(now.quality && now.quality !== "lossless" && { quality: now.quality }),
     };
     try {
       this.nc.publish(subjects.relay(this.id), encodeFrame(header, pcm, this.keys.privateKey));

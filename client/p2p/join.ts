@@ -8,6 +8,7 @@
  * missed beats, or silence while it says it plays — the stream ends as a
  * lost node does, and the player carries on from a file node at that point.
  */
+import type { Quality } from "../../wire/quality.js";
 import { at } from "../../wire/contract.js";
 import { primeJoin } from "../../wire/p2p.js";
 import { type Msg, type Subscription } from "@nats-io/transport-node";
@@ -105,6 +106,8 @@ export class HostStream implements OpenedStream {
   user = "";
   song!: SongInfo;
   format!: PcmFormat;
+  /** The host's level, as its last frame said. */
+  quality?: Quality;
   startByte = 0;
   readonly stats: JoinStats = { rejected: 0, accepted: 0, catchUps: 0 };
 
@@ -211,6 +214,7 @@ export class HostStream implements OpenedStream {
     const { song, format } = songOf(last);
     this.song = song;
     this.format = format;
+    this.quality = last.quality;
     this.hostEpoch = last.epoch;
     this.lastSeq = -1;
     const frame = frameBytes(format);
@@ -300,6 +304,7 @@ export class HostStream implements OpenedStream {
     this.lastSeq = h.seq;
     this.lastFrameAt = Date.now();
     this.hostDepth = h.depth;
+    this.quality = h.quality;
     if (h.state === "stopped") {
       this.gone(`host ${this.hostId} stopped playing`);
       return;

@@ -159,7 +159,9 @@ export class Recovery {
       return;
     }
     const source = await this.session.ensureSource(deadline);
-    const opened = await source.open(c.song.id, startSeconds(c.format, resumeByte), deadline);
+    // The same level as what is buffered: its bytes are of that level's format.
+    const from = startSeconds(c.format, resumeByte);
+    const opened = await source.open(c.song.id, from, deadline, c.level ?? "lossless");
     if (generation !== this.player.generation() || c.stopped || c.failed) {
       void opened.stop().catch(() => undefined);
       return;

@@ -6,6 +6,7 @@
  */
 import { bytesPerSecond, describeFormat, frameBytes, secondsToBytes } from "../audio/format.js";
 import type { PcmFormat } from "../audio/format.js";
+import { describeQuality, type Quality } from "../../wire/quality.js";
 import { JitterBuffer } from "../audio/jitter.js";
 import type { AudioOutput } from "../audio/output.js";
 import {
@@ -124,6 +125,7 @@ export class CurrentSong {
   /** Take bytes from `stream` from now on (the first stream, or one that replaces a lost one). */
   attach(stream: OpenedStream, label: string): void {
     this.stream = stream;
+    this.level = stream.quality;
     this.label = label;
     this.lastChunkAt = performance.now();
     stream.listen(this.listenerFor(stream));
@@ -269,6 +271,7 @@ export class CurrentSong {
       state,
       byte: this.buffer.offset,
       depth: this.stream?.depth ?? 0,
+      ...(this.level && { quality: this.level }),
     };
   }
 
@@ -284,6 +287,19 @@ export class CurrentSong {
     return this.buffer.offset / bytesPerSecond(this.format);
   }
 
+  /**
+   * The level the audio was decoded from (undefined: lossless). Kept when a
+   * stream is lost, so its replacement is asked for the same level and format.
+   */
+  level?: Quality;
+
+  /** The level as the screen shows it, with the bitrate a file node's stream says. */
+  private get quality(): string | undefined {
+    const codec = this.stream?.codec;
+    if (codec) return describeQuality(codec.quality, codec.bitrate);
+    return describeQuality(this.level ?? "lossless");
+  }
+
   nowPlaying(recovering: boolean): NowPlaying {
     const { song } = this;
     return {
@@ -294,6 +310,7 @@ export class CurrentSong {
       position: this.position,
       duration: song.duration,
       format: describeFormat(this.format),
+      ...(this.quality && { quality: this.quality }),
       source: this.label,
     };
   }

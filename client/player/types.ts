@@ -13,6 +13,7 @@ import type { UserSession } from "../auth.js";
 import type { DeviceCookieJar } from "../device-cookies.js";
 import type { Deadline } from "../retry.js";
 import type { SongInfo, Source } from "../source.js";
+import type { Quality } from "../../wire/quality.js";
 
 /** Who logs in. */
 export interface Credentials {
@@ -24,6 +25,8 @@ export interface SourceContext {
   nc: NatsConnection;
   session: UserSession;
   config: ChorusConfig;
+  /** The quality level streams are asked for (default lossless). */
+  quality?: Quality;
 }
 
 /** Finds a source for the player (client/file-source.ts: the prime's pick of a file node). */
@@ -49,6 +52,8 @@ export interface PlayerOptions {
   host?: boolean;
   /** Where the device cookies of its logins are kept (default: in memory, for this player only). */
   devices?: DeviceCookieJar;
+  /** The quality level of the songs it plays from file nodes (default lossless). */
+  quality?: Quality;
 }
 
 /** What a P2P host relays (client/p2p/host.ts). */
@@ -60,6 +65,8 @@ export interface NowSong {
   byte: number;
   /** 0 from a file node; n+1 when following a host of depth n. */
   depth: number;
+  /** The level the PCM was decoded from (undefined: lossless). */
+  quality?: Quality;
 }
 
 export type PlayerEvent =
@@ -82,6 +89,8 @@ export interface NowPlaying {
   position: number;
   duration: number;
   format?: string;
+  /** The stream's quality level and bitrate, "normal (Opus 128 kbit/s)", when known. */
+  quality?: string;
   /** Where the audio comes from: "file node file-ab12" or "host ab12 (P2P)". */
   source?: string;
 }
