@@ -286,12 +286,19 @@ export class Player {
     const c = this.current;
     if (!c) throw new ChorusError("BAD_REQUEST", "nothing is playing");
     const at = Math.max(0, Math.min(seconds, Math.max(0, c.song.duration - 0.05)));
-    if (c.stopped || c.ended || c.failed || !c.stream) {
+    // A stream whose end has arrived is over at its node (the buffer still plays its tail):
+    // a seek opens the song again there.
+    if (c.stopped || c.ended || c.failed || !c.stream || c.buffer.endReceived) {
       await this.play(c.song.id, at);
       return;
     }
     // The song hears where it lands (and restarts its buffer there) before this resolves.
-    await c.stream.seek(at);
+    try {
+      await c.stream.seek(at);
+    } catch (err) {
+      if (!(err instanceof ChorusError && err.code === "NOT_FOUND")) throw err;
+      await this.play(c.song.id, at);
+    }
   }
 
   async stop(): Promise<void> {
