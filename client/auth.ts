@@ -28,6 +28,7 @@ import {
   loginReplySchema,
   tokenAad,
   type BeatReply,
+  type LoginMethod,
   type LoginRequest,
 } from "../wire/auth.js";
 import { sessionInboxPrefix } from "../wire/permissions.js";
@@ -60,6 +61,10 @@ export interface LoginOptions {
    * name do not lock this device out. Without it, no cookie is sent or kept.
    */
   devices?: DeviceCookieJar;
+  /** What the password is (default: the user's password); see wire/auth.ts. */
+  method?: LoginMethod;
+  /** The salt of a `token` login. */
+  salt?: string;
 }
 
 /** The default deadline of a login, and the cap of each of its requests. */
@@ -176,6 +181,8 @@ export class UserSession {
       claim: options.claim,
       clientKey,
       deviceCookie: options.devices?.get(user),
+      ...(options.method ? { method: options.method } : {}),
+      ...(options.salt ? { salt: options.salt } : {}),
     };
     const deadline = options.deadline ?? new Deadline(options.timeoutMs ?? loginTimeoutMs);
     let tries = 0;

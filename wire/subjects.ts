@@ -8,7 +8,7 @@
 import { subjectId } from "./ids.js";
 import type { Endpoint } from "./contract.js";
 import { authBeat, authLogin, authLogout, authVerify } from "./auth.js";
-import { fileControl, filePlay, fileSongs } from "./file.js";
+import { fileControl, filePlay, fileRead, fileSongs } from "./file.js";
 import { primeHost, primeHosts, primeJoin } from "./p2p.js";
 import type { NodeKind } from "./presence.js";
 import { controlSpawn, nodeClaim, primeAssign, primeNodes, primeSpawn } from "./prime.js";
@@ -54,6 +54,7 @@ export const endpoints: readonly Endpoint[] = [
   fileSongs,
   filePlay,
   fileControl,
+  fileRead,
   primeHost,
   primeHosts,
   primeJoin,
@@ -107,6 +108,7 @@ export const subjectTable: readonly SubjectRow[] = [
   row(fileSongs),
   row(filePlay),
   row(fileControl),
+  row(fileRead),
   {
     subject: "chorus.audio.<host>.<streamId>",
     kind: "stream",

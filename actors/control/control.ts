@@ -19,6 +19,7 @@ export class ControlNode {
   readonly actor: Actor;
   private readonly children = new Map<string, ChildProcess>();
   private pending = 0;
+  private gateway?: ChildProcess;
 
   constructor(config: ChorusConfig, kind: "prime" | "plane") {
     this.actor = new Actor({ config, kind, capacity: config.maxLoad });
@@ -29,6 +30,32 @@ export class ControlNode {
     await this.actor.start();
     this.actor.serve(at(controlSpawn, this.actor.id), (req) => this.spawnLocal(req.kind));
     this.actor.onStop(() => this.stopChildren());
+  }
+
+  /**
+   * Run this machine's HTTP gateway (config `http`) as a child like any
+   * node, outside `maxLoad` (it is not placed by the prime). A gateway that
+   * fails to start is logged, not fatal: the rest of the system still works.
+   */
+  async startGateway(): Promise<void> {
+    const { http } = this.actor.config;
+    if (!http || http === "off") return;
+    try {
+      const { presence, child } = await spawnActor(
+        this.actor.nc,
+        this.actor.config,
+        "gateway",
+        this.actor.id,
+      );
+      this.gateway = child;
+      child.once("exit", (code, signal) => {
+        this.gateway = undefined;
+        this.actor.log.warn("gateway exited", { id: presence.id, code, signal });
+      });
+      this.actor.log.info("gateway started", { id: presence.id, http });
+    } catch (err) {
+      this.actor.log.error("cannot start the HTTP gateway", { http, error: String(err) });
+    }
   }
 
   hasRoom(): boolean {
@@ -68,7 +95,8 @@ export class ControlNode {
 
   /** SIGTERM every child, SIGKILL those still running after a grace period. */
   private async stopChildren(): Promise<void> {
-    const exits = [...this.children.values()].map(
+    const all = [...this.children.values(), ...(this.gateway ? [this.gateway] : [])];
+    const exits = all.map(
       (child) =>
         new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -17,6 +17,7 @@ import {
   endedByNode,
   fileControl,
   filePlay,
+  fileRead,
   fileSongs,
   windowChunks,
   type ControlReply,
@@ -26,6 +27,7 @@ import {
   type PlayRequest,
 } from "../../wire/file.js";
 import { PublishWatch } from "./publish-watch.js";
+import { RawReader } from "./raw-read.js";
 import { RecentlyEnded } from "./recently-ended.js";
 import { PublishScheduler } from "./scheduler.js";
 import { SessionWatch } from "./session-watch.js";
@@ -70,6 +72,9 @@ export class FileService {
     actor.serve(at(fileSongs, actor.id), (req) => this.songs(req));
     actor.serve(at(filePlay, actor.id), (req) => this.play(req));
     actor.serve(at(fileControl, actor.id), (req) => this.control(req));
+    // The original file's bytes (the gateway's download and raw stream).
+    const raw = new RawReader(this.catalogue, (session) => this.sessions.verify(session));
+    actor.serve(at(fileRead, actor.id), (req) => raw.read(req));
     this.sessions.start();
     this.publishing.start();
     void this.recoverAfterReconnects();

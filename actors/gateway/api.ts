@@ -1,0 +1,220 @@
+/**
+ * The OpenSubsonic methods this gateway answers, by name: which need a
+ * login, and what each does. The HTTP layer (http.ts) parses and renders;
+ * browsing lives in browse.ts, streaming in stream.ts.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../runtime/log.js";
+import * as browse from "./browse.js";
+import { placeholderCover } from "./cover.js";
+import type { FileNodes } from "./files.js";
+import type { Library } from "./library.js";
+import { credentialsOf, type Params } from "./params.js";
+import { sendRaw, sendWav } from "./stream.js";
+import { ErrorCode, notFound, SubsonicError, type Body } from "./subsonic-response.js";
+import type { GatewayUser, GatewayUsers } from "./users.js";
+import { songView } from "./views.js";
+
+export interface Call {
+  params: Params;
+  req: IncomingMessage;
+  res: ServerResponse;
+}
+
+/** A body to render, or `sent` when the method wrote the HTTP response itself. */
+export type Outcome = Body | "sent";
+
+interface Method {
+  /** `optional`: checked when given (so a client can test its login with ping), else answered anyway. */
+  auth: "required" | "optional" | "none";
+  run(call: Call, user: GatewayUser | undefined): Promise<Outcome> | Outcome;
+}
+
+export const extensions = [
+  { name: "apiKeyAuthentication", versions: [1] },
+  { name: "formPost", versions: [1] },
+];
+
+/** Who is listening to what now (getNowPlaying): kept by this gateway, per user. */
+interface Playing {
+  user: string;
+  songId: string;
+  since: number;
+}
+
+export class SubsonicApi {
+  private readonly playing = new Map<string, Playing>();
+  private readonly methods: Record<string, Method>;
+
+  constructor(
+    private readonly users: GatewayUsers,
+    private readonly files: FileNodes,
+    private readonly log: Logger,
+  ) {
+    const lib = (user: GatewayUser | undefined): Promise<Library> =>
+      this.files.library(this.must(user).session);
+    const withLibrary =
+      (run: (library: Library, params: Params) => Body): Method["run"] =>
+      async (call, user) =>
+        run(await lib(user), call.params);
+    this.methods = {
+      ping: { auth: "optional", run: () => ({}) },
+      getLicense: {
+        auth: "optional",
+        run: () => ({ license: { valid: true, email: "", licenseExpires: undefined } }),
+      },
+      getOpenSubsonicExtensions: {
+        auth: "none",
+        run: () => ({ openSubsonicExtensions: extensions }),
+      },
+      getMusicFolders: { auth: "required", run: () => browse.getMusicFolders() },
+      getArtists: { auth: "required", run: withLibrary((l) => browse.getArtists(l)) },
+      getIndexes: { auth: "required", run: withLibrary((l) => browse.getIndexes(l)) },
+      getArtist: { auth: "required", run: withLibrary(browse.getArtist) },
+      getAlbum: { auth: "required", run: withLibrary(browse.getAlbum) },
+      getSong: { auth: "required", run: withLibrary(browse.getSong) },
+      getMusicDirectory: { auth: "required", run: withLibrary(browse.getMusicDirectory) },
+      getAlbumList2: { auth: "required", run: withLibrary((l, p) => browse.getAlbumList2(l, p)) },
+      search3: { auth: "required", run: withLibrary(browse.search3) },
+      getRandomSongs: { auth: "required", run: withLibrary(browse.getRandomSongs) },
+      getGenres: { auth: "required", run: withLibrary(genres) },
+      getUser: { auth: "required", run: (call, user) => this.getUser(call, this.must(user)) },
+      stream: { auth: "required", run: (call, user) => this.stream(call, this.must(user), false) },
+      download: { auth: "required", run: (call, user) => this.stream(call, this.must(user), true) },
+      getCoverArt: { auth: "required", run: (call) => coverArt(call) },
+      scrobble: { auth: "required", run: (call, user) => this.scrobble(call, this.must(user)) },
+      getNowPlaying: { auth: "required", run: withLibrary((l) => this.nowPlaying(l)) },
+    };
+  }
+
+  has(method: string): boolean {
+    return Object.hasOwn(this.methods, method);
+  }
+
+  async call(method: string, call: Call): Promise<Outcome> {
+    const entry = this.methods[method];
+    if (!entry) throw notFound(`Method ${method}`);
+    let user: GatewayUser | undefined;
+    const given = ["u", "apiKey", "p", "t"].some((k) => call.params.get(k) !== undefined);
+    if (entry.auth === "required" || (entry.auth === "optional" && given)) {
+      user = await this.users.authenticate(credentialsOf(call.params));
+    }
+    return entry.run(call, user);
+  }
+
+  private must(user: GatewayUser | undefined): GatewayUser {
+    if (!user) throw new SubsonicError(ErrorCode.notAuthorized, "not logged in");
+    return user;
+  }
+
+  private getUser(call: Call, user: GatewayUser): Body {
+    const name = call.params.required("username");
+    if (name.normalize("NFC").toLowerCase() !== user.name.normalize("NFC").toLowerCase()) {
+      throw new SubsonicError(ErrorCode.notAuthorized, "a user may only see their own account");
+    }
+    return {
+      user: {
+        username: user.name,
+        scrobblingEnabled: true,
+        adminRole: false,
+        settingsRole: false,
+        downloadRole: true,
+        uploadRole: false,
+        playlistRole: false,
+        coverArtRole: true,
+        commentRole: false,
+        podcastRole: false,
+        streamRole: true,
+        jukeboxRole: false,
+        shareRole: false,
+        videoConversionRole: false,
+        folder: [1],
+      },
+    };
+  }
+
+  private async stream(call: Call, user: GatewayUser, download: boolean): Promise<Outcome> {
+    const { params, req, res } = call;
+    const id = params.required("id");
+    const library = await this.files.library(user.session);
+    const entry = library.songs.get(id);
+    if (!entry) throw notFound("Song");
+    const raw = download || params.get("format") === "raw";
+    user.busy++;
+    try {
+      if (raw) {
+        await sendRaw(this.files, user, entry.song, req, res, download);
+      } else {
+        this.playing.set(user.name, { user: user.name, songId: id, since: Date.now() });
+        const from = Math.max(0, params.number("timeOffset") ?? 0);
+        if (from >= entry.song.duration) {
+          throw new SubsonicError(ErrorCode.generic, "timeOffset is past the end of the song");
+        }
+        await sendWav(this.files, user, entry.song, from, res, this.log);
+      }
+    } finally {
+      user.busy--;
+      user.lastUsed = Date.now();
+    }
+    return "sent";
+  }
+
+  /** A submission is a play; without `submission=false` is "now playing". */
+  private scrobble(call: Call, user: GatewayUser): Body {
+    const ids = call.params.all("id");
+    if (ids.length === 0) call.params.required("id");
+    const last = ids[ids.length - 1];
+    if (last && call.params.get("submission") === "false") {
+      this.playing.set(user.name, { user: user.name, songId: last, since: Date.now() });
+    }
+    return {};
+  }
+
+  private nowPlaying(library: Library): Body {
+    const entry: Body[] = [];
+    const stale = Date.now() - 30 * 60_000;
+    for (const p of this.playing.values()) {
+      const song = library.songs.get(p.songId)?.song;
+      if (!song || p.since < stale) continue;
+      entry.push({
+        ...songView(library, song),
+        username: p.user,
+        minutesAgo: Math.floor((Date.now() - p.since) / 60_000),
+        playerId: 0,
+      });
+    }
+    return { nowPlaying: { entry } };
+  }
+}
+
+function genres(library: Library): Body {
+  const counts = new Map<string, { songs: number; albums: Set<string> }>();
+  for (const { song, album } of library.songs.values()) {
+    if (!song.genre) continue;
+    const count = counts.get(song.genre) ?? { songs: 0, albums: new Set<string>() };
+    count.songs++;
+    count.albums.add(album.id);
+    counts.set(song.genre, count);
+  }
+  return {
+    genres: {
+      genre: [...counts].map(([value, c]) => ({
+        value,
+        songCount: c.songs,
+        albumCount: c.albums.size,
+      })),
+    },
+  };
+}
+
+function coverArt(call: Call): Outcome {
+  const id = call.params.required("id");
+  const png = placeholderCover(id, call.params.int("size", 300, 16, 1024));
+  call.res.writeHead(200, {
+    "Content-Type": "image/png",
+    "Content-Length": png.length,
+    "Cache-Control": "public, max-age=86400",
+  });
+  call.res.end(png);
+  return "sent";
+}

@@ -1,0 +1,171 @@
+/**
+ * One Chorus session per Subsonic user, logged in at an auth node through
+ * the prime exactly as a player logs in (client/auth.ts), on the gateway's
+ * own broker connection, and kept alive by the session's heartbeats.
+ *
+ * Subsonic clients send their credentials with every request. Only the
+ * first request (and one after the session ended, or after `recheckMs`)
+ * goes to an auth node — argon2 there, throttled there; later ones are
+ * matched against a keyed hash of the credentials that logged in (an HMAC
+ * under a key that lives only in this process), so the gateway never keeps
+ * a password and never runs argon2 itself.
+ */
+import { createHmac, randomBytes } from "node:crypto";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { UserSession } from "../../client/auth.js";
+import { ChorusError } from "../../wire/errors.js";
+import type { LoginMethod } from "../../wire/auth.js";
+import type { Logger } from "../runtime/log.js";
+import { userKey } from "../auth/names.js";
+import { ErrorCode, SubsonicError } from "./subsonic-response.js";
+
+export type Credentials =
+  | { method: "password"; user: string; password: string }
+  | { method: "apiKey"; key: string }
+  | { method: "token"; user: string; token: string; salt: string };
+
+/** A user's session and what the gateway does for it now. */
+export interface GatewayUser {
+  /** The user's name as stored. */
+  name: string;
+  session: UserSession;
+  /** Streams and downloads under way: the session is not let go while any are. */
+  busy: number;
+  lastUsed: number;
+}
+
+/** A session unused this long (and not streaming) is logged out. */
+export const idleSessionMs = 10 * 60_000;
+/** Credentials are checked at an auth node again this often, so a changed password or revoked key takes effect. */
+export const recheckMs = 5 * 60_000;
+
+interface Known {
+  userKey: string;
+  checkedAt: number;
+}
+
+export class GatewayUsers {
+  private readonly users = new Map<string, GatewayUser>();
+  /** Keyed hashes of credentials that logged in, and whose they are. */
+  private readonly known = new Map<string, Known>();
+  private readonly pending = new Map<string, Promise<GatewayUser>>();
+  private readonly secret = randomBytes(32);
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), 30_000);
+    this.sweeper.unref();
+  }
+
+  get size(): number {
+    return this.users.size;
+  }
+
+  async authenticate(credentials: Credentials): Promise<GatewayUser> {
+    const print = this.fingerprint(credentials);
+    const known = this.known.get(print);
+    if (known && this.now() - known.checkedAt < recheckMs) {
+      const user = this.users.get(known.userKey);
+      if (user?.session.alive) {
+        user.lastUsed = this.now();
+        return user;
+      }
+    }
+    let login = this.pending.get(print);
+    if (!login) {
+      login = this.login(credentials, print).finally(() => this.pending.delete(print));
+      this.pending.set(print, login);
+    }
+    return login;
+  }
+
+  private async login(credentials: Credentials, print: string): Promise<GatewayUser> {
+    let session: UserSession;
+    try {
+      session = await UserSession.login(this.nc, ...loginArgs(credentials));
+    } catch (err) {
+      this.known.delete(print);
+      throw toSubsonic(err, credentials.method);
+    }
+    const key = userKey(session.user);
+    this.known.set(print, { userKey: key, checkedAt: this.now() });
+    const current = this.users.get(key);
+    if (current?.session.alive) {
+      // One session per user: keep the one its streams use, end the new one.
+      void session.logout().catch(() => undefined);
+      current.lastUsed = this.now();
+      return current;
+    }
+    const user: GatewayUser = { name: session.user, session, busy: 0, lastUsed: this.now() };
+    this.users.set(key, user);
+    session.onExpired((reason) => {
+      if (this.users.get(key) === user) this.users.delete(key);
+      this.log.info("session ended", { user: user.name, reason: reason.code });
+    });
+    this.log.info("user logged in", { user: user.name, method: credentials.method });
+    return user;
+  }
+
+  /** A keyed hash: equal credentials match without the gateway keeping them. */
+  private fingerprint(c: Credentials): string {
+    const parts =
+      c.method === "password"
+        ? [c.method, userKey(c.user), c.password]
+        : c.method === "apiKey"
+          ? [c.method, c.key]
+          : [c.method, userKey(c.user), c.token, c.salt];
+    return createHmac("sha256", this.secret).update(parts.join("\u0000")).digest("base64url");
+  }
+
+  /** Log out sessions nobody used for a while; forget credentials of users who left. */
+  private sweep(): void {
+    const now = this.now();
+    for (const [key, user] of this.users) {
+      if (user.busy > 0 || now - user.lastUsed < idleSessionMs) continue;
+      this.users.delete(key);
+      void user.session.logout().catch(() => undefined);
+    }
+    for (const [print, known] of this.known) {
+      if (!this.users.has(known.userKey) || now - known.checkedAt > recheckMs) {
+        this.known.delete(print);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    const all = [...this.users.values()];
+    this.users.clear();
+    await Promise.all(all.map((u) => u.session.logout().catch(() => undefined)));
+  }
+}
+
+function loginArgs(c: Credentials): [string, string, { method: LoginMethod; salt?: string }] {
+  switch (c.method) {
+    case "password":
+      return [c.user, c.password, { method: "password" }];
+    case "apiKey":
+      return ["", c.key, { method: "apiKey" }];
+    case "token":
+      return [c.user, c.token, { method: "token", salt: c.salt }];
+  }
+}
+
+/** A failed login, as the Subsonic client is told. */
+function toSubsonic(err: unknown, method: LoginMethod): SubsonicError {
+  if (!(err instanceof ChorusError)) {
+    return new SubsonicError(ErrorCode.generic, "login failed", { cause: err });
+  }
+  if (err.code === "UNAUTHORIZED" || err.code === "BAD_REQUEST") {
+    if (method === "apiKey") return new SubsonicError(ErrorCode.invalidApiKey, "Invalid API key");
+    return new SubsonicError(ErrorCode.wrongCredentials, "Wrong username or password");
+  }
+  if (err.code === "FORBIDDEN") {
+    return new SubsonicError(ErrorCode.tokenNotSupported, err.message);
+  }
+  return new SubsonicError(ErrorCode.generic, err.message, { cause: err });
+}
