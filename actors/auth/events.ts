@@ -19,6 +19,11 @@ const userEventSchema = z.object({
   hash: z.string().startsWith("$argon2"),
   updatedAt: z.number().int().min(0),
   origin: z.string().max(128),
+  /** API keys and the sealed app password (secrets.ts). */
+  secrets: z
+    .string()
+    .max(64 * 1024)
+    .optional(),
 });
 
 const encoder = new TextEncoder();
@@ -38,8 +43,8 @@ export function decodeUserEvent(key: EventKey, data: Uint8Array): UserRow | unde
     if (plain === undefined) return undefined;
     const event = userEventSchema.safeParse(JSON.parse(plain));
     if (!event.success) return undefined;
-    const { key: k, name, hash, updatedAt, origin } = event.data;
-    return { key: k, name, hash, updatedAt, origin };
+    const { key: k, name, hash, updatedAt, origin, secrets } = event.data;
+    return { key: k, name, hash, updatedAt, origin, ...(secrets ? { secrets } : {}) };
   } catch {
     return undefined;
   }

@@ -20,6 +20,8 @@ export interface UserRow {
   updatedAt: number;
   /** The host id of the machine where this version was made. */
   origin: string;
+  /** API keys and the sealed app password, JSON (secrets.ts); "{}" when none. */
+  secrets?: string;
 }
 
 export const UserEntity = new EntitySchema<UserRow>({
@@ -31,6 +33,7 @@ export const UserEntity = new EntitySchema<UserRow>({
     hash: { type: "text" },
     updatedAt: { type: "integer", name: "updated_at" },
     origin: { type: "text" },
+    secrets: { type: "text", default: "{}" },
   },
 });
 
@@ -81,4 +84,24 @@ export class SeedDemoUsers1764000000001 implements MigrationInterface {
   }
 }
 
-export const migrations = [CreateUsers1764000000000, SeedDemoUsers1764000000001];
+/** API keys and app passwords (actors/auth/secrets.ts), with the user's row. */
+export class AddUserSecrets1765000000000 implements MigrationInterface {
+  name = "AddUserSecrets1765000000000";
+
+  async up(runner: QueryRunner): Promise<void> {
+    // No ADD COLUMN IF NOT EXISTS in SQLite: a node that lost the race finds it there.
+    const columns = (await runner.query(`PRAGMA table_info("users")`)) as Array<{ name: string }>;
+    if (columns.some((c) => c.name === "secrets")) return;
+    await runner.query(`ALTER TABLE "users" ADD COLUMN "secrets" text NOT NULL DEFAULT '{}'`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query(`ALTER TABLE "users" DROP COLUMN "secrets"`);
+  }
+}
+
+export const migrations = [
+  CreateUsers1764000000000,
+  SeedDemoUsers1764000000001,
+  AddUserSecrets1765000000000,
+];

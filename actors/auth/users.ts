@@ -88,6 +88,16 @@ export class UserStore {
     return (await this.repo.findOneBy({ key })) ?? undefined;
   }
 
+  /** The user holding the API key with this id (12 hex digits, checked by the caller). */
+  async findByKeyId(id: string): Promise<UserRow | undefined> {
+    if (!/^[0-9a-f]{12}$/.test(id)) return undefined;
+    const rows = await this.repo
+      .createQueryBuilder("u")
+      .where("u.secrets LIKE :pattern", { pattern: `%"id":"${id}"%` })
+      .getMany();
+    return rows[0];
+  }
+
   async all(): Promise<UserRow[]> {
     return this.repo.find({ order: { key: "ASC" } });
   }
@@ -99,14 +109,15 @@ export class UserStore {
    */
   async upsert(row: UserRow): Promise<boolean> {
     await this.db.query(
-      `INSERT INTO "users" ("key", "name", "hash", "updated_at", "origin")
-       VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO "users" ("key", "name", "hash", "updated_at", "origin", "secrets")
+       VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT ("key") DO UPDATE SET
          "name" = excluded."name", "hash" = excluded."hash",
-         "updated_at" = excluded."updated_at", "origin" = excluded."origin"
+         "updated_at" = excluded."updated_at", "origin" = excluded."origin",
+         "secrets" = excluded."secrets"
        WHERE excluded."updated_at" > "users"."updated_at"
           OR (excluded."updated_at" = "users"."updated_at" AND excluded."hash" > "users"."hash")`,
-      [row.key, row.name, row.hash, row.updatedAt, row.origin],
+      [row.key, row.name, row.hash, row.updatedAt, row.origin, row.secrets ?? "{}"],
     );
     const now = await this.find(row.key);
     return now?.hash === row.hash && now.updatedAt === row.updatedAt;
