@@ -1,0 +1,290 @@
+/**
+ * The HTTP gateway as Subsonic apps see it: a real system (nats-server,
+ * `chorus prime` with `--http`, auth and file nodes it spawns), and
+ * `subsonic-api` from npm as the black-box client (plus plain fetch and
+ * http for what it does not do: u+p, Range, XML, a client that hangs up).
+ */
+import { expect } from "chai";
+import { readFileSync } from "node:fs";
+import { get as httpGet } from "node:http";
+import path from "node:path";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { SubsonicAPI } from "subsonic-api";
+import type { ChorusConfig } from "../actors/runtime/config.js";
+import { copyDemoMusic, pcmOf, writeTone } from "../harness/fixtures/file.js";
+import { freePort } from "../harness/ports.js";
+import { TestSystem } from "../harness/system.js";
+import { waitFor } from "../harness/wait.js";
+
+interface Envelope {
+  status: string;
+  version: string;
+  type: string;
+  openSubsonic: boolean;
+  error?: { code: number; message: string };
+  [field: string]: unknown;
+}
+
+describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api client)", function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  let config: ChorusConfig;
+  let actor: NatsConnection;
+  let base: string;
+  let apiKey: string;
+  let appPassword: string;
+  let byKey: SubsonicAPI;
+
+  /** Run a `chorus` command to its end; its last output line. */
+  const chorus = async (...args: string[]): Promise<string> => {
+    const proc = sys.run(args, config);
+    const code = await proc.exited;
+    expect(code, proc.output()).to.equal(0);
+    return proc.output().trim().split("\n").pop() ?? "";
+  };
+
+  /** GET /rest/METHOD with these parameters, JSON, the envelope. */
+  const rest = async (method: string, params: Record<string, string>): Promise<Envelope> => {
+    const query = new URLSearchParams({ f: "json", v: "1.16.1", c: "test", ...params });
+    const res = await fetch(`${base}/rest/${method}?${query}`);
+    const body = (await res.json()) as { "subsonic-response": Envelope };
+    return body["subsonic-response"];
+  };
+
+  const fileOf = (name: string): Buffer => readFileSync(path.join(config.music, name));
+
+  const fileLoad = async (): Promise<number> =>
+    (await sys.nodes(actor)).filter((n) => n.kind === "file").reduce((s, n) => s + n.load, 0);
+
+  const songId = async (file: string): Promise<string> => {
+    const found = await byKey.search3({ query: "", songCount: 1000 });
+    const song = found.searchResult3.song?.find((s) => s.path?.endsWith(`/${file}`));
+    if (!song) throw new Error(`no song ${file}`);
+    return song.id;
+  };
+
+  before(async () => {
+    sys = new TestSystem();
+    await sys.startBroker();
+    const port = await freePort();
+    config = sys.config("prime", { maxLoad: 6, http: `127.0.0.1:${port}` });
+    copyDemoMusic(config.music);
+    // Long enough to hang up in the middle of it.
+    writeTone(path.join(config.music, "long-tone.wav"), 30, { title: "Long Tone" });
+    base = `http://127.0.0.1:${port}`;
+    await sys.startControl("prime", config);
+    actor = await sys.connect("actor");
+    await waitFor(async () => (await rest("ping", {})).status === "ok", "the gateway to answer");
+    for (const n of await sys.nodes(actor)) sys.track(n.pid);
+    apiKey = await chorus("user", "key", "Someone");
+    appPassword = await chorus("user", "app-password", "Someone");
+    byKey = new SubsonicAPI({ url: base, auth: { apiKey } });
+  });
+
+  after(async () => {
+    if (actor) for (const n of await sys.nodes(actor).catch(() => [])) sys.track(n.pid);
+    await sys.cleanup();
+  });
+
+  it("answers ping, getLicense and getOpenSubsonicExtensions with the OpenSubsonic envelope", async () => {
+    const ping = (await byKey.ping()) as unknown as Envelope;
+    expect(ping).to.include({
+      status: "ok",
+      version: "1.16.1",
+      type: "chorus",
+      openSubsonic: true,
+    });
+    const extensions = await byKey.getOpenSubsonicExtensions();
+    const names = extensions.openSubsonicExtensions.map((e) => e.name);
+    expect(names).to.include.members(["apiKeyAuthentication", "formPost"]);
+    expect((await byKey.getLicense()).license.valid).to.equal(true);
+    // Without credentials too: clients probe the server first.
+    expect((await rest("getOpenSubsonicExtensions", {})).status).to.equal("ok");
+  });
+
+  it("logs in with an API key, u+p (also enc:), and token auth with the app password", async () => {
+    const listed = await chorus("user", "key", "Someone", "--list");
+    expect(apiKey).to.match(/^ck_[0-9a-f]{12}_/);
+    expect(listed).to.include(apiKey.slice(3, 15));
+    expect((await rest("getMusicFolders", { u: "Someone", p: "password123" })).status).to.equal(
+      "ok",
+    );
+    const hex = Buffer.from("password123").toString("hex");
+    expect((await rest("ping", { u: "someone", p: `enc:${hex}` })).status).to.equal("ok");
+    const byToken = new SubsonicAPI({
+      url: base,
+      auth: { username: "Someone", password: appPassword },
+    });
+    const folders = await byToken.getMusicFolders();
+    expect(folders.musicFolders.musicFolder).to.have.length(1);
+    // POSTed forms (the formPost extension).
+    const byPost = new SubsonicAPI({ url: base, auth: { apiKey }, post: true });
+    expect(((await byPost.ping()) as unknown as Envelope).status).to.equal("ok");
+  });
+
+  it("refuses a wrong API key (44), a wrong password (40), a wrong token (40), a missing parameter (10)", async () => {
+    const wrongKey = new SubsonicAPI({ url: base, auth: { apiKey: `${apiKey.slice(0, -4)}AAAA` } });
+    expect(((await wrongKey.ping()) as unknown as Envelope).error?.code).to.equal(44);
+    expect((await rest("ping", { apiKey: "nonsense" })).error?.code).to.equal(44);
+    expect((await rest("ping", { u: "Someone", p: "wrong-password" })).error?.code).to.equal(40);
+    const wrongToken = new SubsonicAPI({
+      url: base,
+      auth: { username: "Someone", password: "not-the-app-password" },
+    });
+    expect(((await wrongToken.getMusicFolders()) as unknown as Envelope).error?.code).to.equal(40);
+    expect((await rest("getMusicFolders", {})).error?.code).to.equal(10);
+    expect((await rest("getAlbum", { apiKey })).error?.code).to.equal(10);
+    expect((await rest("ping", { apiKey, u: "Someone" })).error?.code).to.equal(43);
+  });
+
+  it("lists everything with an empty search3, and browses artists and albums by stable ids", async () => {
+    const all = await byKey.search3({ query: "", songCount: 1000, albumCount: 100 });
+    const songs = all.searchResult3.song ?? [];
+    expect(songs.map((s) => s.title)).to.include.members([
+      "Chorus Theme",
+      "Mono Lullaby",
+      "Long Tone",
+    ]);
+    expect(songs).to.have.length(5);
+    const quoted = await byKey.search3({ query: '""', songCount: 1000 });
+    expect(quoted.searchResult3.song).to.have.length(5);
+    const artists = await byKey.getArtists();
+    const names = artists.artists.index?.flatMap((i) => (i.artist ?? []).map((a) => a.name));
+    expect(names).to.include.members(["Chorus demo synthesiser", "Unknown Artist"]);
+    const demo = artists.artists.index
+      ?.flatMap((i) => i.artist ?? [])
+      .find((a) => a.name === "Chorus demo synthesiser");
+    const artist = await byKey.getArtist({ id: demo?.id ?? "" });
+    expect(artist.artist.album?.map((a) => a.name)).to.deep.equal(["Unknown Album"]);
+    const album = await byKey.getAlbum({ id: artist.artist.album?.[0]?.id ?? "" });
+    expect(album.album.song?.length).to.equal(4);
+    const again = await byKey.getArtists();
+    expect(JSON.stringify(again)).to.equal(JSON.stringify(artists));
+    const list = await byKey.getAlbumList2({ type: "alphabeticalByName", size: 10 });
+    expect(list.albumList2.album).to.have.length(2);
+    const song = await byKey.getSong({ id: songs[0]?.id ?? "" });
+    expect(song.song.title).to.equal(songs[0]?.title);
+    const dir = await byKey.getMusicDirectory({ id: demo?.id ?? "" });
+    expect(dir.directory.child?.[0]?.isDir).to.equal(true);
+    expect((await byKey.getIndexes()).indexes.index?.length).to.be.greaterThan(0);
+    expect((await byKey.getRandomSongs({ size: 3 })).randomSongs.song).to.have.length(3);
+    expect((await byKey.getUser({ username: "Someone" })).user.username).to.equal("Someone");
+  });
+
+  it("answers an unknown id with 70", async () => {
+    for (const method of ["getSong", "getAlbum", "getArtist", "getMusicDirectory", "stream"]) {
+      expect((await rest(method, { apiKey, id: "no-such-id" })).error?.code, method).to.equal(70);
+    }
+  });
+
+  it("speaks XML by default", async () => {
+    const ok = await fetch(`${base}/rest/ping.view?apiKey=${apiKey}`);
+    expect(ok.headers.get("content-type")).to.match(/xml/);
+    const text = await ok.text();
+    expect(text).to.match(/<subsonic-response xmlns="http:\/\/subsonic.org\/restapi"/);
+    expect(text).to.include('status="ok"').and.include('version="1.16.1"');
+    expect(text).to.include('openSubsonic="true"');
+    const failed = await (await fetch(`${base}/rest/ping?apiKey=wrong`)).text();
+    expect(failed)
+      .to.include('status="failed"')
+      .and.match(/<error code="44"/);
+    const folders = await (await fetch(`${base}/rest/getMusicFolders?apiKey=${apiKey}`)).text();
+    expect(folders).to.match(/<musicFolders><musicFolder id="1" name="Music"\/><\/musicFolders>/);
+  });
+
+  it("streams the file's exact bytes with format=raw and Range, and download gives the file", async () => {
+    const id = await songId("chorus-theme.wav");
+    const file = fileOf("chorus-theme.wav");
+    const url = `${base}/rest/stream?id=${id}&format=raw&apiKey=${apiKey}`;
+    const started = Date.now();
+    const whole = await fetch(url);
+    const firstByteMs = Date.now() - started;
+    expect(whole.status).to.equal(200);
+    expect(whole.headers.get("accept-ranges")).to.equal("bytes");
+    expect(Buffer.from(await whole.arrayBuffer()).equals(file)).to.equal(true);
+    const ranged = await fetch(url, { headers: { Range: "bytes=1000-300999" } });
+    expect(ranged.status).to.equal(206);
+    expect(ranged.headers.get("content-range")).to.equal(`bytes 1000-300999/${file.length}`);
+    expect(Buffer.from(await ranged.arrayBuffer()).equals(file.subarray(1000, 301000))).to.equal(
+      true,
+    );
+    const tail = await fetch(url, { headers: { Range: "bytes=-100" } });
+    expect(tail.status).to.equal(206);
+    expect(Buffer.from(await tail.arrayBuffer()).equals(file.subarray(-100))).to.equal(true);
+    const download = await byKey.download({ id });
+    expect(download.headers.get("content-disposition")).to.include("chorus-theme.wav");
+    expect(Buffer.from(await download.arrayBuffer()).equals(file)).to.equal(true);
+    console.log(`      raw stream: first response in ${firstByteMs} ms`);
+  });
+
+  it("answers a Range past the end with 416", async () => {
+    const id = await songId("eight-bit-dance.wav");
+    const size = fileOf("eight-bit-dance.wav").length;
+    const res = await fetch(`${base}/rest/stream?id=${id}&format=raw&apiKey=${apiKey}`, {
+      headers: { Range: `bytes=${size}-` },
+    });
+    expect(res.status).to.equal(416);
+    expect(res.headers.get("content-range")).to.equal(`bytes */${size}`);
+    await res.arrayBuffer();
+  });
+
+  it("streams a WAV of the play stream's PCM, from timeOffset too", async () => {
+    const id = await songId("mono-lullaby.wav");
+    const pcm = await pcmOf(path.join(config.music, "mono-lullaby.wav"));
+    const res = await byKey.stream({ id });
+    expect(res.headers.get("content-type")).to.equal("audio/wav");
+    const wav = Buffer.from(await res.arrayBuffer());
+    expect(wav.subarray(0, 4).toString("latin1")).to.equal("RIFF");
+    expect(wav.subarray(44).equals(pcm)).to.equal(true);
+    const later = Buffer.from(await (await byKey.stream({ id, timeOffset: 2 })).arrayBuffer());
+    // 22050 Hz mono 16-bit: 2 s in is byte 88200 of the PCM.
+    expect(later.subarray(44).equals(pcm.subarray(88_200))).to.equal(true);
+  });
+
+  it("stops the file node's stream when the HTTP client hangs up mid-song", async () => {
+    await waitFor(async () => (await fileLoad()) === 0, "no streams before", 15_000);
+    const id = await songId("long-tone.wav");
+    await new Promise<void>((resolve, reject) => {
+      const req = httpGet(`${base}/rest/stream?id=${id}&apiKey=${apiKey}`, (res) => {
+        let got = 0;
+        res.on("data", (data: Buffer) => {
+          got += data.length;
+          // A few chunks in (the song is 30 s): hang up.
+          if (got > 200_000) {
+            req.destroy();
+            resolve();
+          }
+        });
+        res.on("error", () => undefined);
+      });
+      req.on("error", (err) => {
+        if (!req.destroyed) reject(err);
+      });
+    });
+    // The stream ends at its file node: its load (live streams) goes back to 0.
+    await waitFor(async () => (await fileLoad()) === 0, "the file node's stream to end", 10_000);
+  });
+
+  it("serves 24 concurrent HTTP streams, every byte right, within a deadline", async () => {
+    const [themeId, lullabyId] = await Promise.all([
+      songId("chorus-theme.wav"),
+      songId("mono-lullaby.wav"),
+    ]);
+    const theme = fileOf("chorus-theme.wav");
+    const lullabyPcm = await pcmOf(path.join(config.music, "mono-lullaby.wav"));
+    const started = Date.now();
+    const deadline = AbortSignal.timeout(40_000);
+    const results = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const raw = i % 2 === 0;
+        const url = raw
+          ? `${base}/rest/stream?id=${themeId}&format=raw&apiKey=${apiKey}`
+          : `${base}/rest/stream?id=${lullabyId}&apiKey=${apiKey}`;
+        const body = Buffer.from(await (await fetch(url, { signal: deadline })).arrayBuffer());
+        return raw ? body.equals(theme) : body.subarray(44).equals(lullabyPcm);
+      }),
+    );
+    expect(results.every(Boolean), `${results.filter((r) => !r).length} wrong`).to.equal(true);
+    console.log(`      24 concurrent streams in ${Date.now() - started} ms`);
+  });
+});
