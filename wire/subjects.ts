@@ -8,6 +8,7 @@
 import { subjectId } from "./ids.js";
 import type { Endpoint } from "./contract.js";
 import { authBeat, authLogin, authLogout, authVerify } from "./auth.js";
+import { authItems } from "./user-data.js";
 import { fileControl, filePlay, fileRead, fileSongs } from "./file.js";
 import { primeHost, primeHosts, primeJoin } from "./p2p.js";
 import type { NodeKind } from "./presence.js";
@@ -51,6 +52,7 @@ export const endpoints: readonly Endpoint[] = [
   authBeat,
   authLogout,
   authVerify,
+  authItems,
   fileSongs,
   filePlay,
   fileControl,
@@ -98,12 +100,13 @@ export const subjectTable: readonly SubjectRow[] = [
   row(authBeat),
   row(authLogout),
   row(authVerify),
+  row(authItems),
   {
     subject: "chorus.users.events",
     kind: "stream",
-    publishers: "chorus user add, auth nodes",
+    publishers: "chorus user add / key / app-password, auth nodes",
     listeners: "every auth node",
-    what: "user versions (sealed) for every machine's SQLite (stream CHORUS_USERS)",
+    what: "user versions and user items (stars, playlists, plays), sealed, for every machine's SQLite (stream CHORUS_USERS)",
   },
   row(fileSongs),
   row(filePlay),

@@ -100,8 +100,42 @@ export class AddUserSecrets1765000000000 implements MigrationInterface {
   }
 }
 
+/** Stars, playlists and play counts (wire/user-data.ts): one row per item, the newest wins. */
+export class CreateUserItems1765000000001 implements MigrationInterface {
+  name = "CreateUserItems1765000000001";
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(
+      `CREATE TABLE IF NOT EXISTS "user_items" (
+        "user_key" text NOT NULL,
+        "kind" text NOT NULL,
+        "item" text NOT NULL,
+        "value" text,
+        "updated_at" integer NOT NULL,
+        "origin" text NOT NULL,
+        PRIMARY KEY ("user_key", "kind", "item")
+      )`,
+    );
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query(`DROP TABLE "user_items"`);
+  }
+}
+
+/** One user item as stored; `value` null is a deletion kept so it wins everywhere. */
+export interface ItemRow {
+  userKey: string;
+  kind: string;
+  item: string;
+  value: string | null;
+  updatedAt: number;
+  origin: string;
+}
+
 export const migrations = [
   CreateUsers1764000000000,
   SeedDemoUsers1764000000001,
   AddUserSecrets1765000000000,
+  CreateUserItems1765000000001,
 ];
