@@ -171,6 +171,40 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     expect((await byKey.getUser({ username: "Someone" })).user.username).to.equal("Someone");
   });
 
+  it("keeps stars, playlists and plays per user (a round trip through the auth node's SQLite)", async () => {
+    const themeId = await songId("chorus-theme.wav");
+    const lullabyId = await songId("mono-lullaby.wav");
+    const album = (await byKey.getSong({ id: themeId })).song.albumId ?? "";
+    await byKey.star({ id: themeId, albumId: album });
+    let starred = await byKey.getStarred2();
+    expect(starred.starred2.song?.map((s) => s.id)).to.deep.equal([themeId]);
+    expect(starred.starred2.album?.map((a) => a.id)).to.deep.equal([album]);
+    const list = await byKey.getAlbumList2({ type: "starred" });
+    expect(list.albumList2.album?.map((a) => a.id)).to.deep.equal([album]);
+    await byKey.unstar({ id: themeId });
+    starred = await byKey.getStarred2();
+    expect(starred.starred2.song ?? []).to.have.length(0);
+
+    const created = await byKey.createPlaylist({ name: "Mix", songId: [themeId, lullabyId] });
+    const id = created.playlist.id;
+    expect(created.playlist.entry?.map((e) => e.id)).to.deep.equal([themeId, lullabyId]);
+    await byKey.updatePlaylist({ playlistId: id, name: "Mix 2", songIndexToRemove: [0] });
+    const got = await byKey.getPlaylist({ id });
+    expect(got.playlist.name).to.equal("Mix 2");
+    expect(got.playlist.entry?.map((e) => e.id)).to.deep.equal([lullabyId]);
+    expect((await byKey.getPlaylists()).playlists.playlist?.map((p) => p.id)).to.include(id);
+    // Another user sees none of it.
+    const other = await rest("getPlaylists", { u: "AnotherUser", p: "password123" });
+    expect(JSON.stringify(other)).not.to.include(id);
+    await byKey.deletePlaylist({ id });
+    expect((await rest("getPlaylist", { apiKey, id })).error?.code).to.equal(70);
+
+    await byKey.scrobble({ id: themeId, submission: false });
+    const playing = await byKey.getNowPlaying();
+    expect(playing.nowPlaying.entry?.map((e) => e.id)).to.include(themeId);
+    expect(((await byKey.scrobble({ id: themeId })) as unknown as Envelope).status).to.equal("ok");
+  });
+
   it("answers an unknown id with 70", async () => {
     for (const method of ["getSong", "getAlbum", "getArtist", "getMusicDirectory", "stream"]) {
       expect((await rest(method, { apiKey, id: "no-such-id" })).error?.code, method).to.equal(70);

@@ -14,6 +14,8 @@ import { sendRaw, sendWav } from "./stream.js";
 import { ErrorCode, notFound, SubsonicError, type Body } from "./subsonic-response.js";
 import type { GatewayUser, GatewayUsers } from "./users.js";
 import { songView } from "./views.js";
+import { UserItemsClient } from "./items.js";
+import { UserMethods } from "./user-methods.js";
 
 export interface Call {
   params: Params;
@@ -45,12 +47,26 @@ interface Playing {
 export class SubsonicApi {
   private readonly playing = new Map<string, Playing>();
   private readonly methods: Record<string, Method>;
+  private readonly mine: UserMethods;
 
   constructor(
     private readonly users: GatewayUsers,
     private readonly files: FileNodes,
+    items: UserItemsClient,
     private readonly log: Logger,
   ) {
+    const mine = new UserMethods(items);
+    this.mine = mine;
+    /** A method on the user's own data, with their library. */
+    const own = (
+      run: (user: GatewayUser, library: Library, params: Params) => Promise<Body>,
+    ): Method => ({
+      auth: "required",
+      run: async (call, user) => {
+        const u = this.must(user);
+        return run(u, await lib(u), call.params);
+      },
+    });
     const lib = (user: GatewayUser | undefined): Promise<Library> =>
       this.files.library(this.must(user).session);
     const withLibrary =
@@ -74,7 +90,21 @@ export class SubsonicApi {
       getAlbum: { auth: "required", run: withLibrary(browse.getAlbum) },
       getSong: { auth: "required", run: withLibrary(browse.getSong) },
       getMusicDirectory: { auth: "required", run: withLibrary(browse.getMusicDirectory) },
-      getAlbumList2: { auth: "required", run: withLibrary((l, p) => browse.getAlbumList2(l, p)) },
+      getAlbumList2: own(async (u, l, p) =>
+        browse.getAlbumList2(
+          l,
+          p,
+          p.get("type") === "starred" ? new Set((await mine.starred(u)).keys()) : undefined,
+        ),
+      ),
+      star: own((u, _l, p) => mine.star(u, p, true)),
+      unstar: own((u, _l, p) => mine.star(u, p, false)),
+      getStarred2: own((u, l) => mine.getStarred2(u, l)),
+      getPlaylists: own((u, l) => mine.getPlaylists(u, l)),
+      getPlaylist: own((u, l, p) => mine.getPlaylist(u, l, p)),
+      createPlaylist: own((u, l, p) => mine.createPlaylist(u, l, p)),
+      updatePlaylist: own((u, _l, p) => mine.updatePlaylist(u, p)),
+      deletePlaylist: own((u, _l, p) => mine.deletePlaylist(u, p)),
       search3: { auth: "required", run: withLibrary(browse.search3) },
       getRandomSongs: { auth: "required", run: withLibrary(browse.getRandomSongs) },
       getGenres: { auth: "required", run: withLibrary(genres) },
@@ -82,7 +112,14 @@ export class SubsonicApi {
       stream: { auth: "required", run: (call, user) => this.stream(call, this.must(user), false) },
       download: { auth: "required", run: (call, user) => this.stream(call, this.must(user), true) },
       getCoverArt: { auth: "required", run: (call) => coverArt(call) },
-      scrobble: { auth: "required", run: (call, user) => this.scrobble(call, this.must(user)) },
+      scrobble: {
+        auth: "required",
+        run: async (call, user) => {
+          const u = this.must(user);
+          await this.mine.scrobble(u, call.params);
+          return this.scrobble(call, u);
+        },
+      },
       getNowPlaying: { auth: "required", run: withLibrary((l) => this.nowPlaying(l)) },
     };
   }

@@ -16,11 +16,13 @@ import { SubsonicApi } from "./api.js";
 import { FileNodes } from "./files.js";
 import { GatewayHttp } from "./http.js";
 import { GatewayUsers } from "./users.js";
+import { UserItemsClient } from "./items.js";
 
 export async function startGatewayNode(actor: Actor): Promise<void> {
   await actor.start();
   const users = new GatewayUsers(actor.nc, actor.log.child("users"));
-  const api = new SubsonicApi(users, new FileNodes(actor.nc), actor.log);
+  const items = new UserItemsClient(actor.nc);
+  const api = new SubsonicApi(users, new FileNodes(actor.nc), items, actor.log);
   const http = new GatewayHttp(api, actor.log.child("http"));
   actor.setLoad(() => http.active);
   const address = await http.listen(actor.config.http);

@@ -8,6 +8,13 @@ import type { Credentials } from "./users.js";
 export class Params {
   constructor(private readonly values: URLSearchParams) {}
 
+  /** A copy with `name` set to `value`. */
+  with(name: string, value: string): Params {
+    const copy = new URLSearchParams(this.values);
+    copy.set(name, value);
+    return new Params(copy);
+  }
+
   get(name: string): string | undefined {
     return this.values.get(name) ?? undefined;
   }
