@@ -6,10 +6,12 @@
  */
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
-import { get as httpGet } from "node:http";
+import { get as httpGet, type IncomingMessage } from "node:http";
 import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { SubsonicAPI } from "subsonic-api";
+import { audioStreamName } from "../wire/file.js";
 import type { ChorusConfig } from "../actors/runtime/config.js";
 import { copyDemoMusic, pcmOf, writeTone } from "../harness/fixtures/file.js";
 import { freePort } from "../harness/ports.js";
@@ -53,8 +55,13 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
 
   const fileOf = (name: string): Buffer => readFileSync(path.join(config.music, name));
 
-  const fileLoad = async (): Promise<number> =>
-    (await sys.nodes(actor)).filter((n) => n.kind === "file").reduce((s, n) => s + n.load, 0);
+  /** The push consumers of this machine's audio stream: one per live file-node stream. */
+  const liveStreams = async (): Promise<number> => {
+    const host = (await sys.nodes(actor)).find((n) => n.kind === "file")?.host;
+    if (!host) return 0;
+    const jsm = await jetstreamManager(actor);
+    return (await jsm.consumers.list(audioStreamName(host)).next()).length;
+  };
 
   const songId = async (file: string): Promise<string> => {
     const found = await byKey.search3({ query: "", songCount: 1000 });
@@ -84,6 +91,13 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
   after(async () => {
     if (actor) for (const n of await sys.nodes(actor).catch(() => [])) sys.track(n.pid);
     await sys.cleanup();
+  });
+
+  it("is a node: the prime lists the gateway, owned by its control node", async () => {
+    const nodes = await sys.nodes(actor);
+    const gateway = nodes.find((n) => n.kind === "gateway");
+    const prime = nodes.find((n) => n.kind === "prime");
+    expect(gateway?.owner).to.equal(prime?.id);
   });
 
   it("answers ping, getLicense and getOpenSubsonicExtensions with the OpenSubsonic envelope", async () => {
@@ -135,6 +149,45 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     expect((await rest("getMusicFolders", {})).error?.code).to.equal(10);
     expect((await rest("getAlbum", { apiKey })).error?.code).to.equal(10);
     expect((await rest("ping", { apiKey, u: "Someone" })).error?.code).to.equal(43);
+  });
+
+  it("throttles wrong passwords like logins, and a revoked key no longer logs in at the auth node", async () => {
+    const answers: Envelope[] = [];
+    for (let i = 0; i < 8; i++)
+      answers.push(await rest("ping", { u: "FinalUser", p: "nope-nope" }));
+    expect(answers.slice(0, 5).map((a) => a.error?.code)).to.deep.equal([40, 40, 40, 40, 40]);
+    expect(answers.some((a) => /too many failed logins/.test(a.error?.message ?? ""))).to.equal(
+      true,
+    );
+    const key = await chorus("user", "key", "AnotherUser");
+    expect((await rest("ping", { apiKey: key })).status).to.equal("ok");
+    await chorus("user", "key", "AnotherUser", "--revoke", key);
+    const { UserSession } = await import("../client/auth.js");
+    // The revocation reaches the auth nodes as a user event within moments.
+    await waitFor(
+      async () => {
+        try {
+          const s = await UserSession.login(actor, "", key, {
+            method: "apiKey",
+            heartbeats: false,
+          });
+          await s.logout();
+          return false;
+        } catch (err) {
+          return (err as { code?: string }).code === "UNAUTHORIZED";
+        }
+      },
+      "the revoked key to be refused",
+      10_000,
+    );
+  });
+
+  it("gives a generated PNG cover for any id", async () => {
+    const res = await byKey.getCoverArt({ id: "al-anything", size: 64 });
+    expect(res.headers.get("content-type")).to.equal("image/png");
+    const png = Buffer.from(await res.arrayBuffer());
+    expect(png.subarray(1, 4).toString("latin1")).to.equal("PNG");
+    expect(png.readUInt32BE(16)).to.equal(64);
   });
 
   it("lists everything with an empty search3, and browses artists and albums by stable ids", async () => {
@@ -276,27 +329,38 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
   });
 
   it("stops the file node's stream when the HTTP client hangs up mid-song", async () => {
-    await waitFor(async () => (await fileLoad()) === 0, "no streams before", 15_000);
+    await waitFor(async () => (await liveStreams()) === 0, "no streams before", 15_000);
     const id = await songId("long-tone.wav");
-    await new Promise<void>((resolve, reject) => {
-      const req = httpGet(`${base}/rest/stream?id=${id}&apiKey=${apiKey}`, (res) => {
-        let got = 0;
-        res.on("data", (data: Buffer) => {
-          got += data.length;
-          // A few chunks in (the song is 30 s): hang up.
-          if (got > 200_000) {
-            req.destroy();
-            resolve();
-          }
-        });
-        res.on("error", () => undefined);
-      });
-      req.on("error", (err) => {
-        if (!req.destroyed) reject(err);
+    const req = httpGet(`${base}/rest/stream?id=${id}&apiKey=${apiKey}`);
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      req.once("response", resolve);
+      req.once("error", reject);
+    });
+    expect(response.statusCode).to.equal(200);
+    let got = 0;
+    await new Promise<void>((resolve) => {
+      response.on("data", (data: Buffer) => {
+        got += data.length;
+        // A few chunks in (the song is 30 s): stop reading, the stream waits for us.
+        if (got > 200_000) {
+          response.pause();
+          resolve();
+        }
       });
     });
-    // The stream ends at its file node: its load (live streams) goes back to 0.
-    await waitFor(async () => (await fileLoad()) === 0, "the file node's stream to end", 10_000);
+    response.on("error", () => undefined);
+    req.on("error", () => undefined);
+    const t0 = Date.now();
+    await waitFor(
+      async () => (await liveStreams()) === 1,
+      "the stream live at its file node",
+      10_000,
+    );
+    const t1 = Date.now();
+    req.destroy();
+    // The stream ends at its file node: its push consumer is deleted.
+    await waitFor(async () => (await liveStreams()) === 0, "the file node's stream to end", 10_000);
+    console.log(`      live after ${t1 - t0} ms; ended ${Date.now() - t1} ms after the hang-up`);
   });
 
   it("serves 24 concurrent HTTP streams, every byte right, within a deadline", async () => {

@@ -22,6 +22,8 @@ const gone = new Set(["UNAVAILABLE", "TIMEOUT", "NO_ROOM"]);
 
 export class FileNodes {
   private node?: Promise<string>;
+  /** The slot the prime reserved when it named the node: the next play uses it. */
+  private claim?: string;
   private readonly listings = new WeakMap<UserSession, { at: number; library: Promise<Library> }>();
 
   constructor(private readonly nc: NatsConnection) {}
@@ -51,15 +53,23 @@ export class FileNodes {
 
   /** The file node's play stream of the song, from `from` seconds. */
   play(session: UserSession, song: string, from: number): Promise<ChunkReader> {
-    return this.withNode((node) =>
-      play(this.nc, session, song, { node, from: from > 0 ? from : undefined }),
-    );
+    return this.withNode((id) => {
+      const claim = this.claim;
+      this.claim = undefined;
+      return play(this.nc, session, song, {
+        node: { id, claim },
+        from: from > 0 ? from : undefined,
+      });
+    });
   }
 
   /** Run `work` at the current file node; once more at another if that one is gone. */
   private async withNode<T>(work: (node: string) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const pick = (this.node ??= findFileNode(this.nc).then((ref) => ref.id));
+      const pick = (this.node ??= findFileNode(this.nc).then((ref) => {
+        this.claim = ref.claim;
+        return ref.id;
+      }));
       let node: string;
       try {
         node = await pick;

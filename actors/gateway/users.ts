@@ -36,8 +36,12 @@ export interface GatewayUser {
 
 /** A session unused this long (and not streaming) is logged out. */
 export const idleSessionMs = 10 * 60_000;
-/** Credentials are checked at an auth node again this often, so a changed password or revoked key takes effect. */
-export const recheckMs = 5 * 60_000;
+/**
+ * Credentials are checked at an auth node again this often, so a revoked
+ * key or a replaced app password stops working at every gateway within it.
+ * Each check is one login (argon2 for a password) per active user.
+ */
+export const recheckMs = 60_000;
 
 interface Known {
   userKey: string;

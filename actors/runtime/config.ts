@@ -70,7 +70,9 @@ export const configSchema = z.object({
    * HOST:PORT; `off` or empty runs none. `chorus up` makes empty mean
    * 127.0.0.1:4533; a plane runs a gateway only when it is set.
    */
-  http: z.string(),
+  http: z
+    .string()
+    .regex(/^(|off|(\[[0-9A-Fa-f:.]+\]|[^:\s]*):\d{1,5})$/, "must be HOST:PORT or off"),
 });
 export type ChorusConfig = z.infer<typeof configSchema>;
 
