@@ -120,9 +120,8 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     const listed = await chorus("user", "key", "Someone", "--list");
     expect(apiKey).to.match(/^ck_[0-9a-f]{12}_/);
     expect(listed).to.include(apiKey.slice(3, 15));
-    expect((await rest("getMusicFolders", { u: "Someone", p: "password123" })).status).to.equal(
-      "ok",
-    );
+    const upAnswer = await rest("getMusicFolders", { u: "Someone", p: "password123" });
+    expect(upAnswer.status, JSON.stringify(upAnswer)).to.equal("ok");
     const hex = Buffer.from("password123").toString("hex");
     expect((await rest("ping", { u: "someone", p: `enc:${hex}` })).status).to.equal("ok");
     const byToken = new SubsonicAPI({
@@ -131,6 +130,13 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     });
     const folders = await byToken.getMusicFolders();
     expect(folders.musicFolders.musicFolder).to.have.length(1);
+    // A fresh salt on every request is checked at the session's auth node: no new sessions.
+    const logins = (): number => (sys.outputs().match(/ auth\/\S+ logged in /g) ?? []).length;
+    const before = logins();
+    for (let i = 0; i < 10; i++) {
+      expect(((await byToken.ping()) as unknown as Envelope).status).to.equal("ok");
+    }
+    expect(logins()).to.equal(before);
     // POSTed forms (the formPost extension).
     const byPost = new SubsonicAPI({ url: base, auth: { apiKey }, post: true });
     expect(((await byPost.ping()) as unknown as Envelope).status).to.equal("ok");
@@ -232,6 +238,9 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     let starred = await byKey.getStarred2();
     expect(starred.starred2.song?.map((s) => s.id)).to.deep.equal([themeId]);
     expect(starred.starred2.album?.map((a) => a.id)).to.deep.equal([album]);
+    // The same user by password sees the same stars.
+    const byPassword = await rest("getStarred2", { u: "Someone", p: "password123" });
+    expect(JSON.stringify(byPassword)).to.include(themeId);
     const list = await byKey.getAlbumList2({ type: "starred" });
     expect(list.albumList2.album?.map((a) => a.id)).to.deep.equal([album]);
     await byKey.unstar({ id: themeId });

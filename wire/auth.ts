@@ -152,3 +152,27 @@ export const authVerify = declare({
   listeners: "that auth node",
   what: "is this session alive? answers the user's name",
 });
+
+/**
+ * Check another credential of a session's own user without a new session:
+ * a gateway whose Subsonic client sends a fresh token salt with every
+ * request asks this of the auth node holding the user's session.
+ */
+export const checkRequestSchema = sessionCredentialsSchema.extend({
+  method: z.enum(loginMethods),
+  password: loginRequestSchema.shape.password,
+  salt: z.string().min(1).max(256).optional(),
+});
+export type CheckRequest = z.infer<typeof checkRequestSchema>;
+
+export const authCheck = declare({
+  name: "auth-check",
+  subject: "chorus.auth.<id>.check",
+  request: checkRequestSchema,
+  reply: z.object({}),
+  callers: "listener",
+  maxBody: maxLoginBody,
+  publishers: "logged-in clients (the HTTP gateway)",
+  listeners: "that auth node",
+  what: "does this password, API key or token belong to the session's user? (throttled like logins)",
+});

@@ -7,7 +7,7 @@
  */
 import { subjectId } from "./ids.js";
 import type { Endpoint } from "./contract.js";
-import { authBeat, authLogin, authLogout, authVerify } from "./auth.js";
+import { authBeat, authCheck, authLogin, authLogout, authVerify } from "./auth.js";
 import { authItems } from "./user-data.js";
 import { fileControl, filePlay, fileRead, fileSongs } from "./file.js";
 import { primeHost, primeHosts, primeJoin } from "./p2p.js";
@@ -52,6 +52,7 @@ export const endpoints: readonly Endpoint[] = [
   authBeat,
   authLogout,
   authVerify,
+  authCheck,
   authItems,
   fileSongs,
   filePlay,
@@ -100,6 +101,7 @@ export const subjectTable: readonly SubjectRow[] = [
   row(authBeat),
   row(authLogout),
   row(authVerify),
+  row(authCheck),
   row(authItems),
   {
     subject: "chorus.users.events",

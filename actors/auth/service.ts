@@ -13,6 +13,7 @@ import {
   deviceCookieAad,
   tokenAad,
   type BeatReply,
+  type CheckRequest,
   type LoginMethod,
   type LoginReply,
   type LoginRequest,
@@ -103,11 +104,11 @@ export class AuthService {
       this.throttle.succeed(trust);
       if (noRoom())
         throw new ChorusError("NO_ROOM", "auth node is full: ask the prime for another");
-      const { session, token } = this.sessions.open(key, row.name, req.clientKey);
+      const { session, token } = this.sessions.open(row.key, row.name, req.clientKey);
       try {
         const sealed = sealTo(req.publicKey, token, tokenAad(actor.id, session.id));
         const brokerJwt = await this.renewBrokerIdentity(session);
-        const cookie = this.throttle.cookies.issue(key);
+        const cookie = this.throttle.cookies.issue(row.key);
         const deviceCookie = sealTo(req.publicKey, cookie, deviceCookieAad(actor.id, session.id));
         opened = true;
         actor.log.info("logged in", { user: row.name, session: session.id });
@@ -143,6 +144,25 @@ export class AuthService {
     const secrets = parseSecrets(row?.secrets);
     if (method === "apiKey") return row !== undefined && apiKeyMatches(secrets, req.password);
     return row !== undefined && tokenMatches(secrets, this.eventKey, req.password, req.salt ?? "");
+  }
+
+  /** Whether a credential is the session's own user's (no new session); throttled like logins. */
+  async checkCredential(req: CheckRequest): Promise<Record<string, never>> {
+    const session = this.sessions.check(req.sessionId, req.token);
+    const keyId = req.method === "apiKey" ? apiKeyId(req.password) : undefined;
+    const throttleKey = keyId ? `apikey:${keyId}` : session.userKey;
+    const trust = this.throttle.check(throttleKey, undefined);
+    await this.ready;
+    const row = await this.store.find(session.userKey);
+    const login = { ...req, user: session.user, publicKey: "", clientKey: "" };
+    const ok = await this.check(req.method, row, login, false);
+    if (!ok) {
+      this.throttle.fail(trust);
+      // Not UNAUTHORIZED: that says the session itself is gone.
+      throw new ChorusError("FORBIDDEN", "wrong credentials for this session's user");
+    }
+    this.throttle.succeed(trust);
+    return {};
   }
 
   async beat(req: SessionCredentials): Promise<BeatReply> {

@@ -14,7 +14,9 @@ import { createHmac, randomBytes } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { UserSession } from "../../client/auth.js";
 import { ChorusError } from "../../wire/errors.js";
-import type { LoginMethod } from "../../wire/auth.js";
+import { authCheck, type LoginMethod } from "../../wire/auth.js";
+import { at } from "../../wire/contract.js";
+import { call } from "../runtime/endpoint.js";
 import type { Logger } from "../runtime/log.js";
 import { userKey } from "../auth/names.js";
 import { ErrorCode, SubsonicError } from "./subsonic-response.js";
@@ -42,6 +44,7 @@ export const idleSessionMs = 10 * 60_000;
  * Each check is one login (argon2 for a password) per active user.
  */
 export const recheckMs = 60_000;
+const checkMs = 5000;
 
 interface Known {
   userKey: string;
@@ -88,6 +91,33 @@ export class GatewayUsers {
   }
 
   private async login(credentials: Credentials, print: string): Promise<GatewayUser> {
+    // The user has a session already: check the new credential where it lives, no new session.
+    const name = credentials.method === "apiKey" ? undefined : credentials.user;
+    const current = name === undefined ? undefined : this.users.get(userKey(name));
+    if (current?.session.alive) {
+      try {
+        await call(
+          this.nc,
+          at(authCheck, current.session.authNode),
+          { ...current.session.credentials(), ...checkArgs(credentials) },
+          checkMs,
+        );
+      } catch (err) {
+        if (err instanceof ChorusError && err.code === "FORBIDDEN") {
+          this.known.delete(print);
+          throw wrongCredentials(credentials.method);
+        }
+        // The session or its node is gone, or busy: a full login decides.
+        return this.fullLogin(credentials, print);
+      }
+      this.known.set(print, { userKey: userKey(current.name), checkedAt: this.now() });
+      current.lastUsed = this.now();
+      return current;
+    }
+    return this.fullLogin(credentials, print);
+  }
+
+  private async fullLogin(credentials: Credentials, print: string): Promise<GatewayUser> {
     let session: UserSession;
     try {
       session = await UserSession.login(this.nc, ...loginArgs(credentials));
@@ -148,6 +178,12 @@ export class GatewayUsers {
   }
 }
 
+function checkArgs(c: Credentials): { method: LoginMethod; password: string; salt?: string } {
+  if (c.method === "password") return { method: c.method, password: c.password };
+  if (c.method === "apiKey") return { method: c.method, password: c.key };
+  return { method: c.method, password: c.token, salt: c.salt };
+}
+
 function loginArgs(c: Credentials): [string, string, { method: LoginMethod; salt?: string }] {
   switch (c.method) {
     case "password":
@@ -159,17 +195,18 @@ function loginArgs(c: Credentials): [string, string, { method: LoginMethod; salt
   }
 }
 
+function wrongCredentials(method: LoginMethod): SubsonicError {
+  if (method === "apiKey") return new SubsonicError(ErrorCode.invalidApiKey, "Invalid API key");
+  return new SubsonicError(ErrorCode.wrongCredentials, "Wrong username or password");
+}
+
 /** A failed login, as the Subsonic client is told. */
 function toSubsonic(err: unknown, method: LoginMethod): SubsonicError {
   if (!(err instanceof ChorusError)) {
     return new SubsonicError(ErrorCode.generic, "login failed", { cause: err });
   }
-  if (err.code === "UNAUTHORIZED" || err.code === "BAD_REQUEST") {
-    if (method === "apiKey") return new SubsonicError(ErrorCode.invalidApiKey, "Invalid API key");
-    return new SubsonicError(ErrorCode.wrongCredentials, "Wrong username or password");
-  }
-  if (err.code === "FORBIDDEN") {
-    return new SubsonicError(ErrorCode.tokenNotSupported, err.message);
+  if (err.code === "UNAUTHORIZED" || err.code === "BAD_REQUEST" || err.code === "FORBIDDEN") {
+    return wrongCredentials(method);
   }
   return new SubsonicError(ErrorCode.generic, err.message, { cause: err });
 }
