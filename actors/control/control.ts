@@ -50,7 +50,8 @@ export class ControlNode {
       this.gateway = child;
       child.once("exit", (code, signal) => {
         this.gateway = undefined;
-        this.actor.log.warn("gateway exited", { id: presence.id, code, signal });
+        const log = this.actor.isStopping() ? this.actor.log.info : this.actor.log.warn;
+        log.call(this.actor.log, "gateway exited", { id: presence.id, code, signal });
       });
       this.actor.log.info("gateway started", { id: presence.id, http });
     } catch (err) {
