@@ -121,7 +121,7 @@ export class Library {
       artists: [...this.artists.values()].filter((a) => hit(a.name)).sort(byName),
       albums: [...this.albums.values()].filter((a) => hit(a.name, a.artist)).sort(byName),
       songs: [...this.songs.values()]
-        .filter((e) => hit(e.song.title, e.artist, e.album.name))
+        .filter((e) => hit(e.song.title, e.artist, e.album.name, e.album.artist))
         .map((e) => e.song)
         .sort((a, b) => a.title.localeCompare(b.title) || a.id.localeCompare(b.id)),
     };
