@@ -394,4 +394,21 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     expect(results.every(Boolean), `${results.filter((r) => !r).length} wrong`).to.equal(true);
     console.log(`      24 concurrent streams in ${Date.now() - started} ms`);
   });
+
+  it("is started again by its control node when it dies", async () => {
+    const old = (await sys.nodes(actor)).find((n) => n.kind === "gateway");
+    expect(old).to.not.equal(undefined);
+    process.kill(old?.pid ?? 0, "SIGKILL");
+    const fresh = await waitFor(
+      async () => {
+        const found = (await sys.nodes(actor)).find(
+          (n) => n.kind === "gateway" && n.id !== old?.id,
+        );
+        return found && (await rest("ping", { apiKey })).status === "ok" && found;
+      },
+      "a new gateway answering",
+      20_000,
+    );
+    sys.track(fresh.pid);
+  });
 });

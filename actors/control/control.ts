@@ -20,6 +20,7 @@ export class ControlNode {
   private readonly children = new Map<string, ChildProcess>();
   private pending = 0;
   private gateway?: ChildProcess;
+  private gatewayRetry?: NodeJS.Timeout;
 
   constructor(config: ChorusConfig, kind: "prime" | "plane") {
     this.actor = new Actor({ config, kind, capacity: config.maxLoad });
@@ -30,17 +31,30 @@ export class ControlNode {
     await this.actor.start();
     this.actor.serve(at(controlSpawn, this.actor.id), (req) => this.spawnLocal(req.kind));
     this.actor.onStop(() => this.stopChildren());
+    this.actor.onStop(() => clearTimeout(this.gatewayRetry));
   }
 
   /**
    * Run this machine's HTTP gateway (config `http`) as a child like any
-   * node, outside `maxLoad` (it is not placed by the prime). A gateway that
-   * fails to start is logged, not fatal: the rest of the system still works.
+   * node, outside `maxLoad` (it is not placed by the prime). One that fails
+   * or exits on its own is started again after a pause that doubles up to a
+   * minute: the rest of the system works meanwhile, and a taken port is
+   * logged, not fatal.
    */
-  async startGateway(): Promise<void> {
+  async startGateway(retryMs = 1000): Promise<void> {
     const { http } = this.actor.config;
-    if (!http || http === "off") return;
+    if (!http || http === "off" || this.actor.isStopping()) return;
+    const again = (): void => {
+      if (this.actor.isStopping()) return;
+      clearTimeout(this.gatewayRetry);
+      this.gatewayRetry = setTimeout(
+        () => void this.startGateway(Math.min(60_000, retryMs * 2)),
+        retryMs,
+      );
+      this.gatewayRetry.unref();
+    };
     try {
+      const startedAt = Date.now();
       const { presence, child } = await spawnActor(
         this.actor.nc,
         this.actor.config,
@@ -50,12 +64,16 @@ export class ControlNode {
       this.gateway = child;
       child.once("exit", (code, signal) => {
         this.gateway = undefined;
-        const log = this.actor.isStopping() ? this.actor.log.info : this.actor.log.warn;
-        log.call(this.actor.log, "gateway exited", { id: presence.id, code, signal });
+        if (this.actor.isStopping()) return;
+        this.actor.log.warn("gateway exited; starting it again", { id: presence.id, code, signal });
+        // One that ran a while starts again at once-ish; one that keeps dying backs off.
+        if (Date.now() - startedAt > 60_000) retryMs = 1000;
+        again();
       });
       this.actor.log.info("gateway started", { id: presence.id, http });
     } catch (err) {
       this.actor.log.error("cannot start the HTTP gateway", { http, error: String(err) });
+      again();
     }
   }
 

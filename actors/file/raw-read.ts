@@ -11,13 +11,40 @@ import type { ReadReply, ReadRequest } from "../../wire/file.js";
 import type { Session } from "../../wire/session.js";
 import type { Catalogue } from "./catalogue.js";
 
+/** A session that read within this long counts as one download under way. */
+export const readingMs = 5000;
+const maxTracked = 10_000;
+
 export class RawReader {
+  /** Sessions by when they last read: downloads count as load, so the node does not idle out under one. */
+  private readonly lastRead = new Map<string, number>();
+
   constructor(
     private readonly catalogue: Catalogue,
     private readonly verify: (session: Session) => Promise<unknown>,
   ) {}
 
+  /** Sessions reading now (a read within `readingMs`). */
+  get active(): number {
+    const since = Date.now() - readingMs;
+    for (const [id, at] of this.lastRead) {
+      if (at >= since) break;
+      this.lastRead.delete(id);
+    }
+    return this.lastRead.size;
+  }
+
   async read(req: ReadRequest): Promise<ReadReply> {
+    const reply = await this.readRange(req);
+    // Oldest first: re-inserted on every read, so the map stays in time order.
+    this.lastRead.delete(req.session.sessionId);
+    this.lastRead.set(req.session.sessionId, Date.now());
+    if (this.lastRead.size > maxTracked)
+      this.lastRead.delete(this.lastRead.keys().next().value ?? "");
+    return reply;
+  }
+
+  private async readRange(req: ReadRequest): Promise<ReadReply> {
     const [, song] = await Promise.all([
       this.verify(req.session),
       this.catalogue.resolve(req.song),

@@ -50,6 +50,7 @@ export class FileService {
   /** Plays past the capacity check but not yet in `streams`. */
   private opening = 0;
   private readonly publishing: PublishWatch;
+  private raw?: RawReader;
 
   constructor(private readonly actor: Actor) {
     this.catalogue = new Catalogue(actor.config.music, actor.log);
@@ -57,7 +58,7 @@ export class FileService {
   }
 
   get load(): number {
-    return this.streams.size + this.opening;
+    return this.streams.size + this.opening + (this.raw?.active ?? 0);
   }
 
   async start(): Promise<void> {
@@ -74,6 +75,7 @@ export class FileService {
     actor.serve(at(fileControl, actor.id), (req) => this.control(req));
     // The original file's bytes (the gateway's download and raw stream).
     const raw = new RawReader(this.catalogue, (session) => this.sessions.verify(session));
+    this.raw = raw;
     actor.serve(at(fileRead, actor.id), (req) => raw.read(req));
     this.sessions.start();
     this.publishing.start();

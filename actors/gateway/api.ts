@@ -10,7 +10,7 @@ import { placeholderCover } from "./cover.js";
 import type { FileNodes } from "./files.js";
 import type { Library } from "./library.js";
 import { credentialsOf, type Params } from "./params.js";
-import { sendRaw, sendWav } from "./stream.js";
+import { sendRaw, sendWav, sendWavHead } from "./stream.js";
 import { ErrorCode, notFound, SubsonicError, type Body } from "./subsonic-response.js";
 import type { GatewayUser, GatewayUsers } from "./users.js";
 import { songView } from "./views.js";
@@ -187,7 +187,8 @@ export class SubsonicApi {
         if (from >= entry.song.duration) {
           throw new SubsonicError(ErrorCode.generic, "timeOffset is past the end of the song");
         }
-        await sendWav(this.files, user, entry.song, from, res, this.log);
+        if (req.method === "HEAD") sendWavHead(entry.song, from, res);
+        else await sendWav(this.files, user, entry.song, from, res, this.log);
       }
     } finally {
       user.busy--;

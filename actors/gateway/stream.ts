@@ -109,6 +109,17 @@ export async function sendRaw(
   res.end();
 }
 
+/** HEAD of a WAV stream: its headers, without asking a file node to play. */
+export function sendWavHead(song: Song, from: number, res: ServerResponse): void {
+  const block = frameBytes(song.format);
+  const startByte = Math.floor(from * song.format.sampleRate) * block;
+  res.writeHead(200, {
+    "Content-Type": "audio/wav",
+    "Content-Length": 44 + Math.max(0, song.bytes - startByte),
+  });
+  res.end();
+}
+
 export async function sendWav(
   files: FileNodes,
   user: GatewayUser,
