@@ -180,7 +180,8 @@ export class SubsonicApi {
     user.busy++;
     try {
       if (raw) {
-        await sendRaw(this.files, user, entry.song, req, res, download);
+        const relogin = (): Promise<GatewayUser> => this.users.authenticate(credentialsOf(params));
+        await sendRaw(this.files, user, entry.song, req, res, download, relogin);
       } else {
         this.playing.set(user.name, { user: user.name, songId: id, since: Date.now() });
         const from = Math.max(0, params.number("timeOffset") ?? 0);

@@ -14,6 +14,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { wavHeader } from "../../client/audio/wav.js";
+import { ChorusError } from "../../wire/errors.js";
 import { readMaxBytes, type ReadReply } from "../../wire/file.js";
 import { frameBytes, type Song } from "../../wire/media.js";
 import type { Logger } from "../runtime/log.js";
@@ -52,13 +53,25 @@ export async function sendRaw(
   req: IncomingMessage,
   res: ServerResponse,
   attachment: boolean,
+  /** Log in again with the request's credentials (the session's auth node went away). */
+  relogin: () => Promise<GatewayUser>,
 ): Promise<void> {
-  const { session } = user;
+  let session = user.session;
+  // A session that ended mid-download (its auth node gone): once more with a new one.
+  const read = async (offset: number): Promise<ReadReply> => {
+    try {
+      return await files.read(session, song.id, offset, readMaxBytes);
+    } catch (err) {
+      if (!(err instanceof ChorusError && err.code === "UNAUTHORIZED")) throw err;
+      session = (await relogin()).session;
+      return files.read(session, song.id, offset, readMaxBytes);
+    }
+  };
   // The file's size comes with the first read: read where the range starts.
   const header = req.headers.range;
   const suffix = /^bytes=-\d+$/.test(header?.trim() ?? "");
   const probeAt = suffix ? 0 : Number(/^bytes=(\d+)-/.exec(header?.trim() ?? "")?.[1] ?? 0);
-  let first = await files.read(session, song.id, probeAt, readMaxBytes);
+  let first = await read(probeAt);
   const { size } = first;
   const range = parseRange(header, size);
   const headers: Record<string, string | number> = {
@@ -89,7 +102,7 @@ export async function sendRaw(
     res.end();
     return;
   }
-  if (first.offset !== start) first = await files.read(session, song.id, start, readMaxBytes);
+  if (first.offset !== start) first = await read(start);
   let offset = start;
   let next: Promise<ReadReply> | undefined = Promise.resolve(first);
   while (next && offset <= end) {
@@ -99,7 +112,7 @@ export async function sendRaw(
     const take = bytes.subarray(0, Math.min(bytes.length, end - offset + 1));
     offset += take.length;
     // Ask for the next piece while this one is on its way to the client.
-    next = offset <= end ? files.read(session, song.id, offset, readMaxBytes) : undefined;
+    next = offset <= end ? read(offset) : undefined;
     if (!(await write(res, take))) {
       // The client left: drop the read in flight and stop.
       next?.catch(() => undefined);
