@@ -238,6 +238,7 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     let starred = await byKey.getStarred2();
     expect(starred.starred2.song?.map((s) => s.id)).to.deep.equal([themeId]);
     expect(starred.starred2.album?.map((a) => a.id)).to.deep.equal([album]);
+    expect((await byKey.getSong({ id: themeId })).song.starred).to.not.equal(undefined);
     // The same user by password sees the same stars.
     const byPassword = await rest("getStarred2", { u: "Someone", p: "password123" });
     expect(JSON.stringify(byPassword)).to.include(themeId);
@@ -265,6 +266,7 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     const playing = await byKey.getNowPlaying();
     expect(playing.nowPlaying.entry?.map((e) => e.id)).to.include(themeId);
     expect(((await byKey.scrobble({ id: themeId })) as unknown as Envelope).status).to.equal("ok");
+    expect((await byKey.getSong({ id: themeId })).song.playCount).to.equal(1);
   });
 
   it("answers an unknown id with 70", async () => {

@@ -67,8 +67,13 @@ export class SubsonicApi {
         return run(u, await lib(u), call.params);
       },
     });
-    const lib = (user: GatewayUser | undefined): Promise<Library> =>
-      this.files.library(this.must(user).session);
+    /** The user's library, with their stars and plays marked. */
+    const lib = async (user: GatewayUser | undefined): Promise<Library> => {
+      const u = this.must(user);
+      const [library, marks] = await Promise.all([this.files.library(u.session), mine.marks(u)]);
+      library.mark(marks.starred, marks.plays);
+      return library;
+    };
     const withLibrary =
       (run: (library: Library, params: Params) => Body): Method["run"] =>
       async (call, user) =>

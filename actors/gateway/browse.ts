@@ -29,7 +29,7 @@ export function getArtists(library: Library): Body {
       ignoredArticles,
       index: library.indexes().map((group) => ({
         name: group.name,
-        artist: group.artists.map(artistView),
+        artist: group.artists.map((a) => artistView(a, library)),
       })),
     },
   };
@@ -51,7 +51,12 @@ export function getIndexes(library: Library): Body {
 export function getArtist(library: Library, params: Params): Body {
   const artist = library.artists.get(params.required("id"));
   if (!artist) throw notFound("Artist");
-  return { artist: { ...artistView(artist), album: artist.albums.map(albumView) } };
+  return {
+    artist: {
+      ...artistView(artist, library),
+      album: artist.albums.map((a) => albumView(a, library)),
+    },
+  };
 }
 
 export function getAlbum(library: Library, params: Params): Body {
@@ -142,7 +147,9 @@ export function getAlbumList2(library: Library, params: Params, starred?: Set<st
       // newest, highest, frequent, recent: no dates or ratings are kept; by name.
       albums.sort(byName);
   }
-  return { albumList2: { album: albums.slice(offset, offset + size).map(albumView) } };
+  return {
+    albumList2: { album: albums.slice(offset, offset + size).map((a) => albumView(a, library)) },
+  };
 }
 
 export function search3(library: Library, params: Params): Body {
@@ -154,8 +161,8 @@ export function search3(library: Library, params: Params): Body {
   };
   return {
     searchResult3: {
-      artist: page(found.artists, "artistCount", "artistOffset").map(artistView),
-      album: page(found.albums, "albumCount", "albumOffset").map(albumView),
+      artist: page(found.artists, "artistCount", "artistOffset").map((a) => artistView(a, library)),
+      album: page(found.albums, "albumCount", "albumOffset").map((a) => albumView(a, library)),
       song: page(found.songs, "songCount", "songOffset").map((s: Song) => songView(library, s)),
     },
   };

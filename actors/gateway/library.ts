@@ -59,6 +59,9 @@ export class Library {
   readonly songs = new Map<string, Entry>();
   readonly albums = new Map<string, Album>();
   readonly artists = new Map<string, Artist>();
+  /** The user's own marks, when known: when they starred an id, and their plays of a song. */
+  starred = new Map<string, number>();
+  plays = new Map<string, { count: number; last: number }>();
 
   constructor(list: readonly Song[]) {
     for (const song of list) {
@@ -93,6 +96,12 @@ export class Library {
     }
     for (const album of this.albums.values()) album.songs.sort(byTrack);
     for (const artist of this.artists.values()) artist.albums.sort((a, b) => byName(a, b));
+  }
+
+  /** Set the user's marks (a library is built per session, so per user). */
+  mark(starred: Map<string, number>, plays: Map<string, { count: number; last: number }>): void {
+    this.starred = starred;
+    this.plays = plays;
   }
 
   /** Artists by name, as Subsonic's indexes group them (by first letter, `#` for the rest). */

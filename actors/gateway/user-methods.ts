@@ -28,6 +28,18 @@ export class UserMethods {
     return new Map(stars.map((s) => [s.id, s.value.at]));
   }
 
+  /** Stars and play counts, to mark listings with. */
+  async marks(user: GatewayUser): Promise<{
+    starred: Map<string, number>;
+    plays: Map<string, { count: number; last: number }>;
+  }> {
+    const [starred, plays] = await Promise.all([
+      this.starred(user),
+      this.items.list(user.session, "plays"),
+    ]);
+    return { starred, plays: new Map(parsed(plays, playsSchema).map((p) => [p.id, p.value])) };
+  }
+
   async star(user: GatewayUser, params: Params, on: boolean): Promise<Body> {
     const ids = [...params.all("id"), ...params.all("albumId"), ...params.all("artistId")];
     if (ids.length === 0) throw missing("id");

@@ -33,6 +33,9 @@ export function fileSizeOf(song: Song): number {
 /** No modification times travel with songs: one fixed date keeps responses stable. */
 const created = new Date(0).toISOString();
 
+const iso = (ms: number | undefined): string | undefined =>
+  ms === undefined ? undefined : new Date(ms).toISOString();
+
 export function songView(library: Library, song: Song): Body {
   const entry = library.songs.get(song.id);
   const { sampleRate, channels, bitDepth } = song.format;
@@ -64,11 +67,15 @@ export function songView(library: Library, song: Song): Body {
     bitDepth,
     samplingRate: sampleRate,
     channelCount: channels,
+    starred: iso(library.starred.get(song.id)),
+    playCount: library.plays.get(song.id)?.count,
+    played: iso(library.plays.get(song.id)?.last),
   };
 }
 
-export function albumView(album: Album): Body {
+export function albumView(album: Album, library?: Library): Body {
   return {
+    starred: iso(library?.starred.get(album.id)),
     id: album.id,
     name: album.name,
     artist: album.artist,
@@ -83,11 +90,12 @@ export function albumView(album: Album): Body {
 }
 
 export function albumWithSongs(library: Library, album: Album): Body {
-  return { ...albumView(album), song: album.songs.map((s) => songView(library, s)) };
+  return { ...albumView(album, library), song: album.songs.map((s) => songView(library, s)) };
 }
 
-export function artistView(artist: Artist): Body {
+export function artistView(artist: Artist, library?: Library): Body {
   return {
+    starred: iso(library?.starred.get(artist.id)),
     id: artist.id,
     name: artist.name,
     coverArt: artist.id,
