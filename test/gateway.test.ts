@@ -299,6 +299,7 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     const firstByteMs = Date.now() - started;
     expect(whole.status).to.equal(200);
     expect(whole.headers.get("accept-ranges")).to.equal("bytes");
+    expect(whole.headers.get("access-control-allow-origin")).to.equal("*");
     expect(Buffer.from(await whole.arrayBuffer()).equals(file)).to.equal(true);
     const ranged = await fetch(url, { headers: { Range: "bytes=1000-300999" } });
     expect(ranged.status).to.equal(206);

@@ -99,7 +99,24 @@ export class GatewayHttp {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.active++;
     let format: Format = "xml";
+    // Browser-based Subsonic clients call from their own origin; credentials travel
+    // as parameters, never cookies, so any origin may ask.
+    res.setHeader("Access-Control-Allow-Origin", "*");
+    res.setHeader(
+      "Access-Control-Expose-Headers",
+      "Content-Range, Content-Length, Accept-Ranges, Content-Disposition",
+    );
     try {
+      if (req.method === "OPTIONS") {
+        res
+          .writeHead(204, {
+            "Access-Control-Allow-Methods": "GET, HEAD, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Range",
+            "Access-Control-Max-Age": "86400",
+          })
+          .end();
+        return;
+      }
       const url = new URL(req.url ?? "/", "http://gateway");
       const query = url.searchParams;
       if (req.method === "POST") {
@@ -108,7 +125,7 @@ export class GatewayHttp {
           for (const [k, v] of new URLSearchParams(await readForm(req))) query.append(k, v);
         }
       } else if (req.method !== "GET" && req.method !== "HEAD") {
-        res.writeHead(405, { Allow: "GET, HEAD, POST" }).end();
+        res.writeHead(405, { Allow: "GET, HEAD, POST, OPTIONS" }).end();
         return;
       }
       const params = new Params(query);
