@@ -273,6 +273,10 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     for (const method of ["getSong", "getAlbum", "getArtist", "getMusicDirectory", "stream"]) {
       expect((await rest(method, { apiKey, id: "no-such-id" })).error?.code, method).to.equal(70);
     }
+    // Unknown methods too, including names every object has.
+    for (const method of ["noSuchMethod", "toString", "constructor"]) {
+      expect((await rest(method, { apiKey })).error?.code, method).to.equal(70);
+    }
   });
 
   it("speaks XML by default", async () => {

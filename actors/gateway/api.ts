@@ -95,13 +95,7 @@ export class SubsonicApi {
       getAlbum: { auth: "required", run: withLibrary(browse.getAlbum) },
       getSong: { auth: "required", run: withLibrary(browse.getSong) },
       getMusicDirectory: { auth: "required", run: withLibrary(browse.getMusicDirectory) },
-      getAlbumList2: own(async (u, l, p) =>
-        browse.getAlbumList2(
-          l,
-          p,
-          p.get("type") === "starred" ? new Set((await mine.starred(u)).keys()) : undefined,
-        ),
-      ),
+      getAlbumList2: { auth: "required", run: withLibrary(browse.getAlbumList2) },
       star: own((u, _l, p) => mine.star(u, p, true)),
       unstar: own((u, _l, p) => mine.star(u, p, false)),
       getStarred2: own((u, l) => mine.getStarred2(u, l)),
@@ -129,12 +123,8 @@ export class SubsonicApi {
     };
   }
 
-  has(method: string): boolean {
-    return Object.hasOwn(this.methods, method);
-  }
-
   async call(method: string, call: Call): Promise<Outcome> {
-    const entry = this.methods[method];
+    const entry = Object.hasOwn(this.methods, method) ? this.methods[method] : undefined;
     if (!entry) throw notFound(`Method ${method}`);
     let user: GatewayUser | undefined;
     const given = ["u", "apiKey", "p", "t"].some((k) => call.params.get(k) !== undefined);

@@ -114,7 +114,7 @@ export function getMusicDirectory(library: Library, params: Params): Body {
   throw notFound("Directory");
 }
 
-export function getAlbumList2(library: Library, params: Params, starred?: Set<string>): Body {
+export function getAlbumList2(library: Library, params: Params): Body {
   const type = params.required("type");
   const size = params.int("size", 10, 0, 500);
   const offset = params.int("offset", 0);
@@ -141,7 +141,7 @@ export function getAlbumList2(library: Library, params: Params, starred?: Set<st
       break;
     }
     case "starred":
-      albums = albums.filter((a) => starred?.has(a.id)).sort(byName);
+      albums = albums.filter((a) => library.starred.has(a.id)).sort(byName);
       break;
     default:
       // newest, highest, frequent, recent: no dates or ratings are kept; by name.
