@@ -228,6 +228,12 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     expect((await byKey.getIndexes()).indexes.index?.length).to.be.greaterThan(0);
     expect((await byKey.getRandomSongs({ size: 3 })).randomSongs.song).to.have.length(3);
     expect((await byKey.getUser({ username: "Someone" })).user.username).to.equal("Someone");
+    // What older, folder-based clients use.
+    expect((await byKey.search2({ query: "", songCount: 100 })).searchResult2.song).to.have.length(
+      5,
+    );
+    const folders = await byKey.getAlbumList({ type: "alphabeticalByArtist" });
+    expect(folders.albumList.album?.every((a) => a.isDir)).to.equal(true);
   });
 
   it("keeps stars, playlists and plays per user (a round trip through the auth node's SQLite)", async () => {

@@ -105,6 +105,8 @@ export class SubsonicApi {
       updatePlaylist: own((u, _l, p) => mine.updatePlaylist(u, p)),
       deletePlaylist: own((u, _l, p) => mine.deletePlaylist(u, p)),
       search3: { auth: "required", run: withLibrary(browse.search3) },
+      search2: { auth: "required", run: withLibrary(browse.search2) },
+      getAlbumList: { auth: "required", run: withLibrary(browse.getAlbumList) },
       getRandomSongs: { auth: "required", run: withLibrary(browse.getRandomSongs) },
       getGenres: { auth: "required", run: withLibrary(genres) },
       getUser: { auth: "required", run: (call, user) => this.getUser(call, this.must(user)) },

@@ -168,6 +168,31 @@ export function search3(library: Library, params: Params): Body {
   };
 }
 
+/** The folder-based search of older clients: artists and albums as directories. */
+export function search2(library: Library, params: Params): Body {
+  const result = search3(library, params).searchResult3 as Body;
+  const found = library.search(params.get("query") ?? "");
+  const n = params.int("albumCount", 20, 0, 100_000);
+  const at = params.int("albumOffset", 0);
+  return {
+    searchResult2: {
+      artist: result.artist,
+      album: found.albums.slice(at, at + n).map(albumDirectory),
+      song: result.song,
+    },
+  };
+}
+
+/** getAlbumList: getAlbumList2's choice, albums as directories (older clients browse so). */
+export function getAlbumList(library: Library, params: Params): Body {
+  const list = getAlbumList2(library, params).albumList2 as { album: Body[] };
+  const album = list.album.flatMap((a) => {
+    const found = library.albums.get(String(a.id));
+    return found ? [albumDirectory(found)] : [];
+  });
+  return { albumList: { album } };
+}
+
 export function getRandomSongs(library: Library, params: Params): Body {
   const size = params.int("size", 10, 0, 500);
   const genre = params.get("genre")?.toLowerCase();
