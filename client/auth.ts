@@ -61,6 +61,12 @@ export interface LoginOptions {
    * name do not lock this device out. Without it, no cookie is sent or kept.
    */
   devices?: DeviceCookieJar;
+  /**
+   * Without an identity: the client id to log in for (a user nkey's public
+   * key), so a later session of the same client has the same inbox prefix and
+   * can take over its streams (a file node's `rebind`). Default: a fresh one.
+   */
+  clientKey?: string;
   /** What the password is (default: the user's password); see wire/auth.ts. */
   method?: LoginMethod;
   /** The salt of a `token` login. */
@@ -173,7 +179,7 @@ export class UserSession {
     const key = newEphemeralKey();
     const identity = options.identity;
     // Without an identity (a session on an actor's connection), a key nobody connects with.
-    const clientKey = identity?.clientId ?? createUser().getPublicKey();
+    const clientKey = identity?.clientId ?? options.clientKey ?? createUser().getPublicKey();
     const request: LoginRequest = {
       user,
       password,

@@ -385,6 +385,72 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     console.log(`      live after ${t1 - t0} ms; ended ${Date.now() - t1} ms after the hang-up`);
   });
 
+  it("finishes a response when the auth node holding the user's session dies during it, and logs in again", async () => {
+    // (Loopback socket buffers take a whole 30 s song before the kill, so the
+    // file node has sent it all: the stream's move to the new session is not
+    // exercised here, only that nothing the client gets is lost or cut.)
+    const id = await songId("long-tone.wav");
+    const pcm = await pcmOf(path.join(config.music, "long-tone.wav"));
+    const req = httpGet(`${base}/rest/stream?id=${id}&apiKey=${apiKey}`);
+    req.on("error", () => undefined);
+    const response = await new Promise<IncomingMessage>((resolve) => req.once("response", resolve));
+    const parts: Buffer[] = [];
+    let got = 0;
+    let paused = false;
+    const ended = new Promise<void>((resolve, reject) => {
+      response.once("end", resolve);
+      response.once("close", () =>
+        response.complete ? resolve() : reject(new Error("cut short")),
+      );
+    });
+    await new Promise<void>((resolve) => {
+      response.on("data", (data: Buffer) => {
+        parts.push(data);
+        got += data.length;
+        if (got > 300_000 && !paused) {
+          paused = true;
+          response.pause();
+          resolve();
+        }
+      });
+    });
+    const auth = (await sys.nodes(actor)).filter((n) => n.kind === "auth");
+    for (const n of auth) process.kill(n.pid, "SIGKILL");
+    // A new auth node holds the user's new session; the stream was moved to it.
+    await waitFor(
+      async () => {
+        const now = (await sys.nodes(actor)).filter((n) => n.kind === "auth");
+        return now.some((n) => !auth.some((a) => a.id === n.id) && n.load > 0);
+      },
+      "a new session at a new auth node",
+      15_000,
+    );
+    for (const n of await sys.nodes(actor)) sys.track(n.pid);
+    setTimeout(() => {
+      const lines = sys.outputs().split("\n");
+      console.log(
+        lines
+          .filter((l) => /gateway|stream|rebound|orphan/.test(l))
+          .slice(-30)
+          .join("\n"),
+      );
+    }, 20_000).unref();
+    response.resume();
+    await ended.catch((err: unknown) => {
+      const lines = sys.outputs().split("\n");
+      console.log(
+        lines
+          .filter((l) => /gateway|stream ended|rebound|orphan/.test(l))
+          .slice(-30)
+          .join("\n"),
+      );
+      throw err;
+    });
+    const body = Buffer.concat(parts);
+    expect(body.length).to.equal(44 + pcm.length);
+    expect(body.subarray(44).equals(pcm)).to.equal(true);
+  });
+
   it("serves 30 concurrent HTTP streams of three users, every byte right, within a deadline", async () => {
     const [themeId, lullabyId] = await Promise.all([
       songId("chorus-theme.wav"),

@@ -174,10 +174,10 @@ export class SubsonicApi {
     const entry = library.songs.get(id);
     if (!entry) throw notFound("Song");
     const raw = download || params.get("format") === "raw";
+    const relogin = (): Promise<GatewayUser> => this.users.authenticate(credentialsOf(params));
     user.busy++;
     try {
       if (raw) {
-        const relogin = (): Promise<GatewayUser> => this.users.authenticate(credentialsOf(params));
         await sendRaw(this.files, user, entry.song, req, res, download, relogin);
       } else {
         this.playing.set(user.name, { user: user.name, songId: id, since: Date.now() });
@@ -186,7 +186,7 @@ export class SubsonicApi {
           throw new SubsonicError(ErrorCode.generic, "timeOffset is past the end of the song");
         }
         if (req.method === "HEAD") sendWavHead(entry.song, from, res);
-        else await sendWav(this.files, user, entry.song, from, res, this.log);
+        else await sendWav(this.files, user, entry.song, from, res, this.log, relogin);
       }
     } finally {
       user.busy--;

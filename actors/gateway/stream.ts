@@ -21,6 +21,7 @@ import type { Logger } from "../runtime/log.js";
 import type { FileNodes } from "./files.js";
 import { parseRange } from "./range.js";
 import type { GatewayUser } from "./users.js";
+import type { UserSession } from "../../client/auth.js";
 import { contentTypeOf, suffixOf } from "./views.js";
 
 /** Resolves once the response can take more (or is gone). */
@@ -140,8 +141,29 @@ export async function sendWav(
   from: number,
   res: ServerResponse,
   log: Logger,
+  /** Log in again with the request's credentials (the session's auth node went away). */
+  relogin: () => Promise<GatewayUser>,
 ): Promise<void> {
   const reader = await files.play(user.session, song.id, from);
+  let done = false;
+  // The session ended under the stream (its auth node is gone): a new session
+  // of the user takes the stream over at its file node, and it plays on.
+  const follow = (session: UserSession): void =>
+    session.onExpired(() => {
+      if (done) return;
+      relogin()
+        .then(async (next) => {
+          if (done) return;
+          await reader.rebind(next.session);
+          follow(next.session);
+          log.info("stream moved to a new session", { stream: reader.streamId });
+        })
+        .catch((err: unknown) => {
+          log.warn("cannot move a stream to a new session", { error: String(err) });
+        });
+    });
+  follow(user.session);
+  res.once("close", () => (done = true));
   const format = reader.format;
   const startByte = Math.round(reader.position * format.sampleRate) * frameBytes(format);
   const dataBytes = Math.max(0, reader.song.bytes - startByte);

@@ -11,6 +11,7 @@
  * a password and never runs argon2 itself.
  */
 import { createHmac, randomBytes } from "node:crypto";
+import { createUser } from "@nats-io/nkeys";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { UserSession } from "../../client/auth.js";
 import { ChorusError } from "../../wire/errors.js";
@@ -56,6 +57,12 @@ export class GatewayUsers {
   /** Keyed hashes of credentials that logged in, and whose they are. */
   private readonly known = new Map<string, Known>();
   private readonly pending = new Map<string, Promise<GatewayUser>>();
+  /**
+   * One client id per user for every session the gateway opens for them, so
+   * a new session (after its auth node went away) can take over the old
+   * one's streams: the file node checks the deliver inbox is the session's.
+   */
+  private readonly clientKeys = new Map<string, string>();
   private readonly secret = randomBytes(32);
   private readonly sweeper: NodeJS.Timeout;
 
@@ -119,13 +126,18 @@ export class GatewayUsers {
 
   private async fullLogin(credentials: Credentials, print: string): Promise<GatewayUser> {
     let session: UserSession;
+    const known =
+      credentials.method === "apiKey" ? this.known.get(print)?.userKey : userKey(credentials.user);
+    const clientKey = known === undefined ? undefined : this.clientKeyOf(known);
     try {
-      session = await UserSession.login(this.nc, ...loginArgs(credentials));
+      const [user, password, options] = loginArgs(credentials);
+      session = await UserSession.login(this.nc, user, password, { ...options, clientKey });
     } catch (err) {
       this.known.delete(print);
       throw toSubsonic(err, credentials.method);
     }
     const key = userKey(session.user);
+    if (!this.clientKeys.has(key)) this.clientKeys.set(key, session.clientId);
     this.known.set(print, { userKey: key, checkedAt: this.now() });
     const current = this.users.get(key);
     if (current?.session.alive) {
@@ -142,6 +154,15 @@ export class GatewayUsers {
     });
     this.log.info("user logged in", { user: user.name, method: credentials.method });
     return user;
+  }
+
+  private clientKeyOf(key: string): string {
+    let clientKey = this.clientKeys.get(key);
+    if (!clientKey) {
+      clientKey = createUser().getPublicKey();
+      this.clientKeys.set(key, clientKey);
+    }
+    return clientKey;
   }
 
   /** A keyed hash: equal credentials match without the gateway keeping them. */
