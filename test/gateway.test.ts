@@ -326,6 +326,29 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     console.log(`      raw stream: first response in ${firstByteMs} ms`);
   });
 
+  it("measures time to first byte of raw and WAV streams (printed, not judged)", async () => {
+    const id = await songId("chorus-theme.wav");
+    const ttfb = async (url: string): Promise<number> => {
+      const started = process.hrtime.bigint();
+      const res = await fetch(url);
+      const reader = res.body?.getReader();
+      await reader?.read();
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      await reader?.cancel();
+      return ms;
+    };
+    const stats = async (url: string, n: number): Promise<string> => {
+      const times: number[] = [];
+      for (let i = 0; i < n; i++) times.push(await ttfb(url));
+      times.sort((a, b) => a - b);
+      const at = (q: number): string => (times[Math.min(n - 1, Math.floor(q * n))] ?? 0).toFixed(1);
+      return `p50 ${at(0.5)} ms, p99 ${at(0.99)} ms (${n} requests)`;
+    };
+    const raw = await stats(`${base}/rest/stream?id=${id}&format=raw&apiKey=${apiKey}`, 30);
+    const wav = await stats(`${base}/rest/stream?id=${id}&apiKey=${apiKey}`, 15);
+    console.log(`      time to first byte: raw ${raw}; WAV ${wav}`);
+  });
+
   it("answers a Range past the end with 416", async () => {
     const id = await songId("eight-bit-dance.wav");
     const size = fileOf("eight-bit-dance.wav").length;
