@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../runtime/log.js";
+import { ChorusError } from "../../wire/errors.js";
 import * as browse from "./browse.js";
 import { placeholderCover } from "./cover.js";
 import type { FileNodes } from "./files.js";
@@ -133,7 +134,16 @@ export class SubsonicApi {
     if (entry.auth === "required" || (entry.auth === "optional" && given)) {
       user = await this.users.authenticate(credentialsOf(call.params));
     }
-    return entry.run(call, user);
+    try {
+      return await entry.run(call, user);
+    } catch (err) {
+      // The session died before its heartbeats told us (its auth node is gone):
+      // log in again with the request's credentials, and try once more.
+      const gone = err instanceof ChorusError && err.code === "UNAUTHORIZED";
+      if (!user || !gone || call.res.headersSent) throw err;
+      this.users.forget(user);
+      return entry.run(call, await this.users.authenticate(credentialsOf(call.params)));
+    }
   }
 
   private must(user: GatewayUser | undefined): GatewayUser {

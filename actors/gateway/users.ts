@@ -176,6 +176,13 @@ export class GatewayUsers {
     return createHmac("sha256", this.secret).update(parts.join("\u0000")).digest("base64url");
   }
 
+  /** Drop a user's session the system no longer honours, so the next request logs in again. */
+  forget(user: GatewayUser): void {
+    const key = userKey(user.name);
+    if (this.users.get(key) === user) this.users.delete(key);
+    void user.session.logout().catch(() => undefined);
+  }
+
   /** Log out sessions nobody used for a while; forget credentials of users who left. */
   private sweep(): void {
     const now = this.now();
