@@ -439,39 +439,24 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     });
     const auth = (await sys.nodes(actor)).filter((n) => n.kind === "auth");
     for (const n of auth) process.kill(n.pid, "SIGKILL");
-    // A new auth node holds the user's new session; the stream was moved to it.
-    await waitFor(
-      async () => {
-        const now = (await sys.nodes(actor)).filter((n) => n.kind === "auth");
-        return now.some((n) => !auth.some((a) => a.id === n.id) && n.load > 0);
-      },
-      "a new session at a new auth node",
-      15_000,
-    );
-    for (const n of await sys.nodes(actor)) sys.track(n.pid);
-    setTimeout(() => {
-      const lines = sys.outputs().split("\n");
-      console.log(
-        lines
-          .filter((l) => /gateway|stream|rebound|orphan/.test(l))
-          .slice(-30)
-          .join("\n"),
-      );
-    }, 20_000).unref();
     response.resume();
-    await ended.catch((err: unknown) => {
-      const lines = sys.outputs().split("\n");
-      console.log(
-        lines
-          .filter((l) => /gateway|stream ended|rebound|orphan/.test(l))
-          .slice(-30)
-          .join("\n"),
-      );
-      throw err;
-    });
+    await ended;
     const body = Buffer.concat(parts);
     expect(body.length).to.equal(44 + pcm.length);
     expect(body.subarray(44).equals(pcm)).to.equal(true);
+    // The next request needs a live session: the gateway logs the user in again
+    // (at once if it has not noticed yet), at an auth node the prime spawns anew.
+    // (A raw read is verified at the session's auth node every time.)
+    const head = await fetch(`${base}/rest/download?id=${id}&apiKey=${apiKey}`, {
+      headers: { Range: "bytes=0-9" },
+    });
+    expect(head.status).to.equal(206);
+    expect(
+      Buffer.from(await head.arrayBuffer()).equals(fileOf("long-tone.wav").subarray(0, 10)),
+    ).to.equal(true);
+    const now = (await sys.nodes(actor)).filter((n) => n.kind === "auth");
+    expect(now.some((n) => !auth.some((a) => a.id === n.id))).to.equal(true);
+    for (const n of await sys.nodes(actor)) sys.track(n.pid);
   });
 
   it("serves 30 concurrent HTTP streams of three users, every byte right, within a deadline", async () => {
