@@ -28,6 +28,7 @@ import {
   loginReplySchema,
   tokenAad,
   type BeatReply,
+  type LoginMethod,
   type LoginRequest,
 } from "../wire/auth.js";
 import { sessionInboxPrefix } from "../wire/permissions.js";
@@ -60,6 +61,16 @@ export interface LoginOptions {
    * name do not lock this device out. Without it, no cookie is sent or kept.
    */
   devices?: DeviceCookieJar;
+  /**
+   * Without an identity: the client id to log in for (a user nkey's public
+   * key), so a later session of the same client has the same inbox prefix and
+   * can take over its streams (a file node's `rebind`). Default: a fresh one.
+   */
+  clientKey?: string;
+  /** What the password is (default: the user's password); see wire/auth.ts. */
+  method?: LoginMethod;
+  /** The salt of a `token` login. */
+  salt?: string;
 }
 
 /** The default deadline of a login, and the cap of each of its requests. */
@@ -179,7 +190,7 @@ export class UserSession {
     const key = newEphemeralKey();
     const identity = options.identity;
     // Without an identity (a session on an actor's connection), a key nobody connects with.
-    const clientKey = identity?.clientId ?? createUser().getPublicKey();
+    const clientKey = identity?.clientId ?? options.clientKey ?? createUser().getPublicKey();
     const request: LoginRequest = {
       user,
       password,
@@ -187,6 +198,8 @@ export class UserSession {
       claim: options.claim,
       clientKey,
       deviceCookie: options.devices?.get(user),
+      ...(options.method ? { method: options.method } : {}),
+      ...(options.salt ? { salt: options.salt } : {}),
     };
     const deadline = options.deadline ?? new Deadline(options.timeoutMs ?? loginTimeoutMs);
     let tries = 0;

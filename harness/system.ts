@@ -79,6 +79,8 @@ export class TestSystem {
       data: path.join(this.root, name),
       music: path.join(this.root, name, "music"),
       actorPassword: "test-actor-secret",
+      // No HTTP gateway unless a test asks for one (never `chorus up`'s port 4533).
+      http: "off",
       ...overrides,
     };
   }

@@ -39,9 +39,20 @@ export const deviceCookieSchema = z
   .string()
   .max(maxDeviceCookieLength, `device cookie is longer than ${maxDeviceCookieLength} characters`);
 
+/**
+ * What `password` holds: the user's password (checked with argon2), an
+ * OpenSubsonic API key (`user` may be empty: the key names its user), or a
+ * Subsonic token `md5(app password + salt)` with its `salt`.
+ */
+export const loginMethods = ["password", "apiKey", "token"] as const;
+export type LoginMethod = (typeof loginMethods)[number];
+
 export const loginRequestSchema = z.object({
   user: z.string().max(256, "user name is too long"),
   password: z.string().min(1, "password is empty").max(maxPasswordLength, "password is too long"),
+  method: z.enum(loginMethods).optional(),
+  /** The token's salt (method `token`). */
+  salt: z.string().min(1).max(256).optional(),
   /** The client's fresh X25519 public key; the token comes back sealed to it. */
   publicKey: publicKeySchema,
   /** The slot the prime reserved for this client (optional: a node with room accepts without). */
@@ -140,4 +151,28 @@ export const authVerify = declare({
   publishers: "file nodes, the prime (actors only)",
   listeners: "that auth node",
   what: "is this session alive? answers the user's name",
+});
+
+/**
+ * Check another credential of a session's own user without a new session:
+ * a gateway whose Subsonic client sends a fresh token salt with every
+ * request asks this of the auth node holding the user's session.
+ */
+export const checkRequestSchema = sessionCredentialsSchema.extend({
+  method: z.enum(loginMethods),
+  password: loginRequestSchema.shape.password,
+  salt: z.string().min(1).max(256).optional(),
+});
+export type CheckRequest = z.infer<typeof checkRequestSchema>;
+
+export const authCheck = declare({
+  name: "auth-check",
+  subject: "chorus.auth.<id>.check",
+  request: checkRequestSchema,
+  reply: z.object({}),
+  callers: "listener",
+  maxBody: maxLoginBody,
+  publishers: "logged-in clients (the HTTP gateway)",
+  listeners: "that auth node",
+  what: "does this password, API key or token belong to the session's user? (throttled like logins)",
 });

@@ -5,6 +5,8 @@
  *   chorus.file.<node>.play     {session, song, from?, deliver,  → PlayReply
  *                                claim?}
  *   chorus.file.<node>.control  {session, streamId, op, ...}     → ControlReply
+ *   chorus.file.<node>.read     {session, song, offset, length}  → ReadReply (the file's
+ *                                own bytes, at most readMaxBytes)
  *   chorus.audio.<host>.<id>    chunk messages in JetStream stream CHORUS_AUDIO_<host>,
  *                                pushed by a consumer the node creates to the
  *                                client's `deliver` inbox
@@ -227,4 +229,38 @@ export const fileControl = declare({
   publishers: "the listening client",
   listeners: "that file node",
   what: "pause, resume, seek, stop, sync, position reports, rebind to a new session (the stream's own session only)",
+});
+
+/** Largest byte range one read answers (its base64 stays well under max_payload). */
+export const readMaxBytes = 256 * 1024;
+
+export const readRequestSchema = z.object({
+  session: sessionSchema,
+  /** A song id or file name from the listing. */
+  song: z.string().min(1).max(255),
+  /** First byte of the original file to read. */
+  offset: z.number().int().min(0),
+  /** Bytes wanted; fewer come back at the end of the file. */
+  length: z.number().int().min(1).max(readMaxBytes),
+});
+export type ReadRequest = z.infer<typeof readRequestSchema>;
+
+export const readReplySchema = z.object({
+  /** The file's size now (HTTP Range needs it). */
+  size: z.number().int().min(0),
+  offset: z.number().int().min(0),
+  /** The bytes, base64; empty at or past the end of the file. */
+  data: z.string(),
+});
+export type ReadReply = z.infer<typeof readReplySchema>;
+
+export const fileRead = declare({
+  name: "file-read",
+  subject: "chorus.file.<id>.read",
+  request: readRequestSchema,
+  reply: readReplySchema,
+  callers: "listener",
+  publishers: "logged-in clients (the HTTP gateway)",
+  listeners: "that file node",
+  what: "a byte range of a song's original file, at most 256 KiB (session checked at its auth node)",
 });

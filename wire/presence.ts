@@ -2,10 +2,17 @@
 import { z } from "zod";
 import { idSchema } from "./ids.js";
 
-export const nodeKinds = ["prime", "plane", "auth", "file"] as const;
+export const nodeKinds = ["prime", "plane", "auth", "file", "gateway"] as const;
 export type NodeKind = (typeof nodeKinds)[number];
 export const spawnableKinds = ["auth", "file"] as const;
 export type SpawnableKind = (typeof spawnableKinds)[number];
+/**
+ * What a control node may run as a child process: the kinds the prime
+ * places, and the HTTP gateway, which only its own control node starts
+ * (from `--http`), never the prime on request.
+ */
+export const childKinds = [...spawnableKinds, "gateway"] as const;
+export type ChildKind = (typeof childKinds)[number];
 
 export const presenceSchema = z.object({
   id: idSchema,

@@ -7,8 +7,9 @@
  */
 import { subjectId } from "./ids.js";
 import type { Endpoint } from "./contract.js";
-import { authBeat, authLogin, authLogout, authVerify } from "./auth.js";
-import { fileControl, filePlay, fileSongs } from "./file.js";
+import { authBeat, authCheck, authLogin, authLogout, authVerify } from "./auth.js";
+import { authItems } from "./user-data.js";
+import { fileControl, filePlay, fileRead, fileSongs } from "./file.js";
 import { primeHost, primeHosts, primeJoin } from "./p2p.js";
 import type { NodeKind } from "./presence.js";
 import {
@@ -59,9 +60,12 @@ export const endpoints: readonly Endpoint[] = [
   authBeat,
   authLogout,
   authVerify,
+  authCheck,
+  authItems,
   fileSongs,
   filePlay,
   fileControl,
+  fileRead,
   primeHost,
   primeHosts,
   primeJoin,
@@ -106,16 +110,19 @@ export const subjectTable: readonly SubjectRow[] = [
   row(authBeat),
   row(authLogout),
   row(authVerify),
+  row(authCheck),
+  row(authItems),
   {
     subject: "chorus.users.events",
     kind: "stream",
-    publishers: "chorus user add, auth nodes",
+    publishers: "chorus user add / key / app-password, auth nodes",
     listeners: "every auth node",
-    what: "user versions (sealed) for every machine's SQLite (stream CHORUS_USERS)",
+    what: "user versions and user items (stars, playlists, plays), sealed, for every machine's SQLite (stream CHORUS_USERS)",
   },
   row(fileSongs),
   row(filePlay),
   row(fileControl),
+  row(fileRead),
   {
     subject: "chorus.audio.<host>.<streamId>",
     kind: "stream",

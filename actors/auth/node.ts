@@ -5,10 +5,12 @@
  */
 import type { Actor } from "../runtime/actor.js";
 import { actorPasswordOf } from "../runtime/identity.js";
-import { authBeat, authLogin, authLogout, authVerify } from "../../wire/auth.js";
+import { authBeat, authCheck, authLogin, authLogout, authVerify } from "../../wire/auth.js";
 import { at } from "../../wire/contract.js";
 import { EventKey } from "../../wire/seal.js";
 import { AuthService } from "./service.js";
+import { UserItems } from "./items.js";
+import { authItems } from "../../wire/user-data.js";
 import { UserSync } from "./sync.js";
 import { openUsers } from "./users.js";
 import { sweepEvery } from "../runtime/sweep.js";
@@ -49,6 +51,10 @@ export async function startAuthNode(actor: Actor): Promise<void> {
   actor.serve(at(authBeat, actor.id), (req) => service.beat(req));
   actor.serve(at(authLogout, actor.id), (req) => service.logout(req));
   actor.serve(at(authVerify, actor.id), (req) => service.verify(req));
+  actor.serve(at(authCheck, actor.id), (req) => service.checkCredential(req));
+  const eventKey = new EventKey(actorPasswordOf(actor.config));
+  const items = new UserItems(actor, store, service.sessions, eventKey);
+  actor.serve(at(authItems, actor.id), (req) => items.handle(req));
 
   void service.watchConnection().catch(() => undefined);
   const stopSweeping = sweepEvery(Math.max(20, actor.config.heartbeatMs / 2), () =>

@@ -20,6 +20,8 @@ export interface UserRow {
   updatedAt: number;
   /** The host id of the machine where this version was made. */
   origin: string;
+  /** API keys and the sealed app password, JSON (secrets.ts); "{}" when none. */
+  secrets?: string;
 }
 
 export const UserEntity = new EntitySchema<UserRow>({
@@ -31,6 +33,7 @@ export const UserEntity = new EntitySchema<UserRow>({
     hash: { type: "text" },
     updatedAt: { type: "integer", name: "updated_at" },
     origin: { type: "text" },
+    secrets: { type: "text", default: "{}" },
   },
 });
 
@@ -81,4 +84,58 @@ export class SeedDemoUsers1764000000001 implements MigrationInterface {
   }
 }
 
-export const migrations = [CreateUsers1764000000000, SeedDemoUsers1764000000001];
+/** API keys and app passwords (actors/auth/secrets.ts), with the user's row. */
+export class AddUserSecrets1765000000000 implements MigrationInterface {
+  name = "AddUserSecrets1765000000000";
+
+  async up(runner: QueryRunner): Promise<void> {
+    // No ADD COLUMN IF NOT EXISTS in SQLite: a node that lost the race finds it there.
+    const columns = (await runner.query(`PRAGMA table_info("users")`)) as Array<{ name: string }>;
+    if (columns.some((c) => c.name === "secrets")) return;
+    await runner.query(`ALTER TABLE "users" ADD COLUMN "secrets" text NOT NULL DEFAULT '{}'`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query(`ALTER TABLE "users" DROP COLUMN "secrets"`);
+  }
+}
+
+/** Stars, playlists and play counts (wire/user-data.ts): one row per item, the newest wins. */
+export class CreateUserItems1765000000001 implements MigrationInterface {
+  name = "CreateUserItems1765000000001";
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(
+      `CREATE TABLE IF NOT EXISTS "user_items" (
+        "user_key" text NOT NULL,
+        "kind" text NOT NULL,
+        "item" text NOT NULL,
+        "value" text,
+        "updated_at" integer NOT NULL,
+        "origin" text NOT NULL,
+        PRIMARY KEY ("user_key", "kind", "item")
+      )`,
+    );
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query(`DROP TABLE "user_items"`);
+  }
+}
+
+/** One user item as stored; `value` null is a deletion kept so it wins everywhere. */
+export interface ItemRow {
+  userKey: string;
+  kind: string;
+  item: string;
+  value: string | null;
+  updatedAt: number;
+  origin: string;
+}
+
+export const migrations = [
+  CreateUsers1764000000000,
+  SeedDemoUsers1764000000001,
+  AddUserSecrets1765000000000,
+  CreateUserItems1765000000001,
+];

@@ -13,6 +13,8 @@ import {
   deviceCookieAad,
   tokenAad,
   type BeatReply,
+  type CheckRequest,
+  type LoginMethod,
   type LoginReply,
   type LoginRequest,
   type VerifyReply,
@@ -23,6 +25,9 @@ import { brokerKeys, sessionJwt, type BrokerKeys } from "../runtime/broker-auth.
 import { SessionTable, type Session } from "./sessions.js";
 import { DeviceCookies, LoginThrottle } from "./device-cookie.js";
 import type { UserStore } from "./users.js";
+import type { UserRow } from "./schema.js";
+import { apiKeyId, apiKeyMatches, parseSecrets, tokenMatches } from "./secrets.js";
+import { EventKey } from "../../wire/seal.js";
 
 /** A client key must be a real user nkey (its checksum too): a JWT is minted for it. */
 function checkClientKey(key: string): void {
@@ -41,6 +46,8 @@ export class AuthService {
   /** Claimed logins still hashing (each holds its slot). */
   private pending = 0;
   private readonly keys: BrokerKeys;
+  /** Opens app passwords (sealed like user events). */
+  private readonly eventKey: EventKey;
   /** Our broker connection is up (sessions expire only while it is). */
   private connected = true;
 
@@ -53,6 +60,7 @@ export class AuthService {
     const { heartbeatMs, missedBeats } = actor.config;
     this.sessions = new SessionTable(heartbeatMs * missedBeats);
     this.keys = brokerKeys(actorPasswordOf(actor.config));
+    this.eventKey = new EventKey(actorPasswordOf(actor.config));
     this.throttle = new LoginThrottle(new DeviceCookies(actorPasswordOf(actor.config)));
     // Sessions are real users; a claimed login still checking its password is
     // unproven (anyone may send one), so it cannot make the node full alone.
@@ -65,10 +73,17 @@ export class AuthService {
   async login(req: LoginRequest): Promise<LoginReply> {
     const actor = this.actor;
     if (actor.isStopping()) throw new ChorusError("UNAVAILABLE", "auth node is stopping");
-    const key = userKey(checkUserName(req.user));
+    const method = req.method ?? "password";
+    // An API key names its user: it is throttled under its own id instead.
+    const keyId = method === "apiKey" ? apiKeyId(req.password) : undefined;
+    if (method === "apiKey" && !keyId) {
+      throw new ChorusError("UNAUTHORIZED", "not an API key");
+    }
+    if (method === "token" && !req.salt) throw new ChorusError("BAD_REQUEST", "salt is missing");
+    const key = keyId ? `apikey:${keyId}` : userKey(checkUserName(req.user));
     checkPublicKey(req.publicKey);
     checkClientKey(req.clientKey);
-    const trust = this.throttle.check(key, req.deviceCookie);
+    const trust = this.throttle.check(key, keyId ? undefined : req.deviceCookie);
     // A claimed login holds its slot while it hashes; an unclaimed one takes a
     // slot only if one is free when it succeeds, so failing logins (a flood of
     // guesses) never make the node look full.
@@ -79,8 +94,8 @@ export class AuthService {
     let opened = false;
     try {
       await this.ready;
-      const row = await this.store.find(key);
-      const ok = await this.limiter.run(() => verifyPassword(row?.hash, req.password), claimed);
+      const row = keyId ? await this.store.findByKeyId(keyId) : await this.store.find(key);
+      const ok = await this.check(method, row, req, claimed);
       if (!ok || !row) {
         this.throttle.fail(trust);
         actor.log.info("login refused");
@@ -89,11 +104,11 @@ export class AuthService {
       this.throttle.succeed(trust);
       if (noRoom())
         throw new ChorusError("NO_ROOM", "auth node is full: ask the prime for another");
-      const { session, token } = this.sessions.open(key, row.name, req.clientKey);
+      const { session, token } = this.sessions.open(row.key, row.name, req.clientKey);
       try {
         const sealed = sealTo(req.publicKey, token, tokenAad(actor.id, session.id));
         const brokerJwt = await this.renewBrokerIdentity(session);
-        const cookie = this.throttle.cookies.issue(key);
+        const cookie = this.throttle.cookies.issue(row.key);
         const deviceCookie = sealTo(req.publicKey, cookie, deviceCookieAad(actor.id, session.id));
         opened = true;
         actor.log.info("logged in", { user: row.name, session: session.id });
@@ -114,6 +129,40 @@ export class AuthService {
       if (claimed) this.pending--;
       if (claimed || opened) actor.beat();
     }
+  }
+
+  /** The login's secret against the user's row: argon2 for passwords (limited), else secrets.ts. */
+  private async check(
+    method: LoginMethod,
+    row: UserRow | undefined,
+    req: LoginRequest,
+    claimed: boolean,
+  ): Promise<boolean> {
+    if (method === "password") {
+      return this.limiter.run(() => verifyPassword(row?.hash, req.password), claimed);
+    }
+    const secrets = parseSecrets(row?.secrets);
+    if (method === "apiKey") return row !== undefined && apiKeyMatches(secrets, req.password);
+    return row !== undefined && tokenMatches(secrets, this.eventKey, req.password, req.salt ?? "");
+  }
+
+  /** Whether a credential is the session's own user's (no new session); throttled like logins. */
+  async checkCredential(req: CheckRequest): Promise<Record<string, never>> {
+    const session = this.sessions.check(req.sessionId, req.token);
+    const keyId = req.method === "apiKey" ? apiKeyId(req.password) : undefined;
+    const throttleKey = keyId ? `apikey:${keyId}` : session.userKey;
+    const trust = this.throttle.check(throttleKey, undefined);
+    await this.ready;
+    const row = await this.store.find(session.userKey);
+    const login = { ...req, user: session.user, publicKey: "", clientKey: "" };
+    const ok = await this.check(req.method, row, login, false);
+    if (!ok) {
+      this.throttle.fail(trust);
+      // Not UNAUTHORIZED: that says the session itself is gone.
+      throw new ChorusError("FORBIDDEN", "wrong credentials for this session's user");
+    }
+    this.throttle.succeed(trust);
+    return {};
   }
 
   async beat(req: SessionCredentials): Promise<BeatReply> {

@@ -22,8 +22,15 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../runtime/log.js";
 import { ensureStream } from "../runtime/streams.js";
 import { subjects } from "../../wire/subjects.js";
-import { decodeUserEvent, encodeUserEvent, eventId, usersStream } from "./events.js";
-import type { UserRow } from "./schema.js";
+import {
+  decodeEvent,
+  encodeItemEvent,
+  encodeUserEvent,
+  eventId,
+  itemEventId,
+  usersStream,
+} from "./events.js";
+import type { ItemRow, UserRow } from "./schema.js";
 import type { EventKey } from "../../wire/seal.js";
 import { newer, type UserStore } from "./users.js";
 
@@ -56,9 +63,21 @@ export async function publishUser(nc: NatsConnection, key: EventKey, row: UserRo
   });
 }
 
+/** Publish one item version (a star, a playlist, a play count); resolves once stored. */
+export async function publishItem(nc: NatsConnection, key: EventKey, row: ItemRow): Promise<void> {
+  await jetstream(nc).publish(subjects.userEvents, encodeItemEvent(key, row), {
+    msgID: itemEventId(row),
+    timeout: 3000,
+  });
+}
+
+const itemKey = (row: ItemRow): string => `${row.userKey}\u0000${row.kind}\u0000${row.item}`;
+
 export class UserSync {
   /** The newest version of each user seen in the stream. */
   private readonly seen = new Map<string, UserRow>();
+  /** The newest version of each item seen in the stream. */
+  private readonly seenItems = new Map<string, number>();
   private messages?: ConsumerMessages;
   private stopped = false;
 
@@ -101,11 +120,19 @@ export class UserSync {
   }
 
   private async apply(data: Uint8Array): Promise<void> {
-    const row = decodeUserEvent(this.key, data);
-    if (!row) {
+    const event = decodeEvent(this.key, data);
+    if (!event) {
       this.log.warn("ignored a user event that does not open (other key or malformed)");
       return;
     }
+    if ("item" in event) {
+      const { item } = event;
+      const k = itemKey(item);
+      this.seenItems.set(k, Math.max(this.seenItems.get(k) ?? 0, item.updatedAt));
+      await this.store.upsertItem(item);
+      return;
+    }
+    const row = event.user;
     const known = this.seen.get(row.key);
     if (!known || newer(row, known)) this.seen.set(row.key, row);
     if (await this.store.upsert(row)) this.log.debug("user updated", { origin: row.origin });
@@ -126,6 +153,18 @@ export class UserSync {
       }
     }
     if (count) this.log.info("republished users missing from the stream", { count });
+    let items = 0;
+    for (const item of await this.store.allItems()) {
+      if ((this.seenItems.get(itemKey(item)) ?? -1) >= item.updatedAt) continue;
+      try {
+        await publishItem(this.nc, this.key, item);
+        items++;
+      } catch (err) {
+        this.log.warn("cannot republish an item", { error: String(err) });
+        return;
+      }
+    }
+    if (items) this.log.info("republished items missing from the stream", { count: items });
   }
 
   async stop(): Promise<void> {

@@ -10,7 +10,7 @@ import path from "node:path";
 import { DataSource, type Repository } from "typeorm";
 import type { ChorusConfig } from "../runtime/config.js";
 import { privateFolder } from "../runtime/identity.js";
-import { migrations, UserEntity, type UserRow } from "./schema.js";
+import { migrations, UserEntity, type ItemRow, type UserRow } from "./schema.js";
 
 export function usersFile(config: ChorusConfig): string {
   return path.join(config.data, "auth", "users.sqlite");
@@ -88,6 +88,16 @@ export class UserStore {
     return (await this.repo.findOneBy({ key })) ?? undefined;
   }
 
+  /** The user holding the API key with this id (12 hex digits, checked by the caller). */
+  async findByKeyId(id: string): Promise<UserRow | undefined> {
+    if (!/^[0-9a-f]{12}$/.test(id)) return undefined;
+    const rows = await this.repo
+      .createQueryBuilder("u")
+      .where("u.secrets LIKE :pattern", { pattern: `%"id":"${id}"%` })
+      .getMany();
+    return rows[0];
+  }
+
   async all(): Promise<UserRow[]> {
     return this.repo.find({ order: { key: "ASC" } });
   }
@@ -99,17 +109,67 @@ export class UserStore {
    */
   async upsert(row: UserRow): Promise<boolean> {
     await this.db.query(
-      `INSERT INTO "users" ("key", "name", "hash", "updated_at", "origin")
-       VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO "users" ("key", "name", "hash", "updated_at", "origin", "secrets")
+       VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT ("key") DO UPDATE SET
          "name" = excluded."name", "hash" = excluded."hash",
-         "updated_at" = excluded."updated_at", "origin" = excluded."origin"
+         "updated_at" = excluded."updated_at", "origin" = excluded."origin",
+         "secrets" = excluded."secrets"
        WHERE excluded."updated_at" > "users"."updated_at"
           OR (excluded."updated_at" = "users"."updated_at" AND excluded."hash" > "users"."hash")`,
-      [row.key, row.name, row.hash, row.updatedAt, row.origin],
+      [row.key, row.name, row.hash, row.updatedAt, row.origin, row.secrets ?? "{}"],
     );
     const now = await this.find(row.key);
     return now?.hash === row.hash && now.updatedAt === row.updatedAt;
+  }
+
+  /**
+   * Store an item unless a newer version of it is there (ties: the larger
+   * value wins, so every machine agrees). Resolves true when it was stored.
+   */
+  async upsertItem(row: ItemRow): Promise<boolean> {
+    await this.db.query(
+      `INSERT INTO "user_items" ("user_key", "kind", "item", "value", "updated_at", "origin")
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT ("user_key", "kind", "item") DO UPDATE SET
+         "value" = excluded."value", "updated_at" = excluded."updated_at",
+         "origin" = excluded."origin"
+       WHERE excluded."updated_at" > "user_items"."updated_at"
+          OR (excluded."updated_at" = "user_items"."updated_at"
+              AND coalesce(excluded."value", '') > coalesce("user_items"."value", ''))`,
+      [row.userKey, row.kind, row.item, row.value, row.updatedAt, row.origin],
+    );
+    const now = await this.item(row.userKey, row.kind, row.item);
+    return now?.updatedAt === row.updatedAt && now.value === row.value;
+  }
+
+  async item(userKey: string, kind: string, item: string): Promise<ItemRow | undefined> {
+    const rows = await this.itemRows(`WHERE "user_key" = ? AND "kind" = ? AND "item" = ?`, [
+      userKey,
+      kind,
+      item,
+    ]);
+    return rows[0];
+  }
+
+  /** A user's items (of one kind), deletions included. */
+  async items(userKey: string, kind?: string): Promise<ItemRow[]> {
+    return kind
+      ? this.itemRows(`WHERE "user_key" = ? AND "kind" = ?`, [userKey, kind])
+      : this.itemRows(`WHERE "user_key" = ?`, [userKey]);
+  }
+
+  async allItems(): Promise<ItemRow[]> {
+    return this.itemRows("", []);
+  }
+
+  private async itemRows(where: string, params: unknown[]): Promise<ItemRow[]> {
+    const rows = (await this.db.query(
+      `SELECT "user_key" AS "userKey", "kind", "item", "value", "updated_at" AS "updatedAt",
+              "origin" FROM "user_items" ${where} ORDER BY "updated_at"`,
+      params,
+    )) as ItemRow[];
+    return rows.map((r) => ({ ...r, updatedAt: Number(r.updatedAt) }));
   }
 
   /** SQLite's own consistency check: "ok" when the file is sound. */

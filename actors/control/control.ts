@@ -23,6 +23,8 @@ export class ControlNode {
   /** Nodes of this machine it adopted (actors/control/adopt.ts): id → PID. */
   private readonly adopted = new Map<string, number>();
   private pending = 0;
+  private gateway?: ChildProcess;
+  private gatewayRetry?: NodeJS.Timeout;
 
   constructor(config: ChorusConfig, kind: "prime" | "plane") {
     this.actor = new Actor({ config, kind, capacity: config.maxLoad });
@@ -46,6 +48,50 @@ export class ControlNode {
     // Hooks run last first: the machine's audio stream goes once its nodes have stopped.
     this.actor.onStop(() => this.releaseAudio());
     this.actor.onStop(() => this.stopChildren());
+    this.actor.onStop(() => clearTimeout(this.gatewayRetry));
+  }
+
+  /**
+   * Run this machine's HTTP gateway (config `http`) as a child like any
+   * node, outside `maxLoad` (it is not placed by the prime). One that fails
+   * or exits on its own is started again after a pause that doubles up to a
+   * minute: the rest of the system works meanwhile, and a taken port is
+   * logged, not fatal.
+   */
+  async startGateway(retryMs = 1000): Promise<void> {
+    const { http } = this.actor.config;
+    if (!http || http === "off" || this.actor.isStopping()) return;
+    const again = (): void => {
+      if (this.actor.isStopping()) return;
+      clearTimeout(this.gatewayRetry);
+      this.gatewayRetry = setTimeout(
+        () => void this.startGateway(Math.min(60_000, retryMs * 2)),
+        retryMs,
+      );
+      this.gatewayRetry.unref();
+    };
+    try {
+      const startedAt = Date.now();
+      const { presence, child } = await spawnActor(
+        this.actor.nc,
+        this.actor.config,
+        "gateway",
+        this.actor.id,
+      );
+      this.gateway = child;
+      child.once("exit", (code, signal) => {
+        this.gateway = undefined;
+        if (this.actor.isStopping()) return;
+        this.actor.log.warn("gateway exited; starting it again", { id: presence.id, code, signal });
+        // One that ran a while starts again at once-ish; one that keeps dying backs off.
+        if (Date.now() - startedAt > 60_000) retryMs = 1000;
+        again();
+      });
+      this.actor.log.info("gateway started", { id: presence.id, http });
+    } catch (err) {
+      this.actor.log.error("cannot start the HTTP gateway", { http, error: String(err) });
+      again();
+    }
   }
 
   /** Whether another control node runs on this machine (it keeps the audio stream). */
@@ -95,7 +141,8 @@ export class ControlNode {
 
   /** SIGTERM every child, SIGKILL those still running after a grace period. */
   private async stopChildren(): Promise<void> {
-    const exits = [...this.children.values()].map(
+    const all = [...this.children.values(), ...(this.gateway ? [this.gateway] : [])];
+    const exits = all.map(
       (child) =>
         new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -2,13 +2,19 @@
 import type { Actor } from "../runtime/actor.js";
 import { startAuthNode } from "../auth/node.js";
 import { startFileNode } from "../file/node.js";
-import type { SpawnableKind } from "../../wire/presence.js";
+import { startGatewayNode } from "../gateway/node.js";
+import type { ChildKind } from "../../wire/presence.js";
 
-export const kindStarters: Record<SpawnableKind, (actor: Actor) => Promise<void>> = {
+export const kindStarters: Record<ChildKind, (actor: Actor) => Promise<void>> = {
   auth: startAuthNode,
   file: startFileNode,
+  gateway: startGatewayNode,
 };
 
-export function capacityOf(kind: SpawnableKind, config: Actor["config"]): number {
+/** A gateway's capacity is the HTTP requests it serves at once (its load). */
+export const gatewayCapacity = 1000;
+
+export function capacityOf(kind: ChildKind, config: Actor["config"]): number {
+  if (kind === "gateway") return gatewayCapacity;
   return kind === "auth" ? config.authCapacity : config.fileCapacity;
 }

@@ -7,26 +7,26 @@ import { configSchema } from "../runtime/config.js";
 import { capacityOf, kindStarters } from "./kinds.js";
 import { createLogger } from "../runtime/log.js";
 import { enforceStopDeadline } from "../runtime/shutdown.js";
-import { spawnableKinds, type SpawnableKind } from "../../wire/presence.js";
+import { childKinds, type ChildKind } from "../../wire/presence.js";
 
 // A spawned node stops within 2 s of SIGINT/SIGTERM, whatever the broker's state.
 enforceStopDeadline();
 
 async function main(): Promise<void> {
   const kind = process.argv[2];
-  if (!spawnableKinds.includes(kind as SpawnableKind)) {
-    throw new Error(`unknown node kind "${kind}" (known: ${spawnableKinds.join(", ")})`);
+  if (!childKinds.includes(kind as ChildKind)) {
+    throw new Error(`unknown node kind "${kind}" (known: ${childKinds.join(", ")})`);
   }
   const config = configSchema.parse(JSON.parse(process.env.CHORUS_ACTOR_CONFIG ?? "null"));
   const actor = new Actor({
     config,
-    kind: kind as SpawnableKind,
+    kind: kind as ChildKind,
     id: process.env.CHORUS_NODE_ID,
     owner: process.env.CHORUS_OWNER,
-    capacity: capacityOf(kind as SpawnableKind, config),
+    capacity: capacityOf(kind as ChildKind, config),
   });
   actor.stopOnSignals();
-  await kindStarters[kind as SpawnableKind](actor);
+  await kindStarters[kind as ChildKind](actor);
   await actor.announce();
   actor.watchOwner();
   await actor.whenStopped();

@@ -12,7 +12,7 @@ import { ChorusError } from "../../wire/errors.js";
 import { actorPasswordOf, newId } from "../runtime/identity.js";
 import { presenceSchema, type Presence } from "../../wire/presence.js";
 import { safeJson } from "../../wire/codec.js";
-import type { SpawnableKind } from "../../wire/presence.js";
+import type { ChildKind } from "../../wire/presence.js";
 import { subjects } from "../../wire/subjects.js";
 
 const mainPath = fileURLToPath(new URL("./main.js", import.meta.url));
@@ -37,7 +37,7 @@ export function childEnv(config: ChorusConfig, id: string, owner: string): NodeJ
 export function spawnActor(
   nc: NatsConnection,
   config: ChorusConfig,
-  kind: SpawnableKind,
+  kind: ChildKind,
   owner: string,
 ): Promise<Spawned> {
   const id = newId(kind);

@@ -18,6 +18,7 @@ import {
   endedByNode,
   fileControl,
   filePlay,
+  fileRead,
   fileSongs,
   windowChunks,
   type ControlReply,
@@ -27,6 +28,7 @@ import {
   type PlayRequest,
 } from "../../wire/file.js";
 import { PublishWatch } from "./publish-watch.js";
+import { RawReader } from "./raw-read.js";
 import { RecentlyEnded } from "./recently-ended.js";
 import { PublishScheduler } from "./scheduler.js";
 import { SessionWatch } from "./session-watch.js";
@@ -55,6 +57,7 @@ export class FileService {
   private readonly ffmpeg = findFfmpeg();
   /** Lossy quality levels: each song encoded once per level (needs ffmpeg). */
   private transcode?: TranscodeCache;
+  private raw?: RawReader;
 
   constructor(private readonly actor: Actor) {
     this.catalogue = new Catalogue(actor.config.music, actor.log, { ffmpeg: this.ffmpeg });
@@ -66,7 +69,7 @@ export class FileService {
   }
 
   get load(): number {
-    return this.streams.size + this.opening;
+    return this.streams.size + this.opening + (this.raw?.active ?? 0);
   }
 
   async start(): Promise<void> {
@@ -88,6 +91,10 @@ export class FileService {
     actor.serve(at(fileSongs, actor.id), (req) => this.songs(req));
     actor.serve(at(filePlay, actor.id), (req) => this.play(req));
     actor.serve(at(fileControl, actor.id), (req) => this.control(req));
+    // The original file's bytes (the gateway's download and raw stream).
+    const raw = new RawReader(this.catalogue, (session) => this.sessions.verify(session));
+    this.raw = raw;
+    actor.serve(at(fileRead, actor.id), (req) => raw.read(req));
     this.sessions.start();
     this.publishing.start();
     void this.recoverAfterReconnects();

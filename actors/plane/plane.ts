@@ -78,5 +78,7 @@ export class Plane {
     await this.lease.start();
     actor.setKind(this.lease.held ? "prime" : "plane");
     await actor.announce();
+    // After the announce: the gateway logs users in through the prime.
+    await this.control.startGateway();
   }
 }

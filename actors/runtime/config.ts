@@ -72,6 +72,14 @@ export const configSchema = z.object({
    * secret (a player's): a copy of DATA/tls/ca.pem from a broker's machine.
    */
   caFile: z.string().min(1).optional(),
+  /**
+   * Where this machine's HTTP gateway (the OpenSubsonic API) listens,
+   * HOST:PORT; `off` or empty runs none. `chorus up` makes empty mean
+   * 127.0.0.1:4533; a plane runs a gateway only when it is set.
+   */
+  http: z
+    .string()
+    .regex(/^(|off|(\[[0-9A-Fa-f:.]+\]|[^:\s]*):\d{1,5})$/, "must be HOST:PORT or off"),
 });
 export type ChorusConfig = z.infer<typeof configSchema>;
 
@@ -93,7 +101,11 @@ export const defaultConfig: ChorusConfig = {
   peers: [],
   clusterListen: "",
   tls: "auto",
+  http: "",
 };
+
+/** Where `chorus up` serves HTTP unless told otherwise (Navidrome's port). */
+export const defaultHttp = "127.0.0.1:4533";
 
 type Key = keyof ChorusConfig;
 type Kind = "string" | "int" | "list";
@@ -126,6 +138,7 @@ export const settings: ReadonlyArray<{ key: Key; flag?: string; env: string; kin
   { key: "clusterListen", flag: "cluster-listen", env: "CHORUS_CLUSTER_LISTEN", kind: "string" },
   { key: "tls", flag: "tls", env: "CHORUS_TLS", kind: "string" },
   { key: "caFile", flag: "ca", env: "CHORUS_CA", kind: "string" },
+  { key: "http", flag: "http", env: "CHORUS_HTTP", kind: "string" },
 ];
 
 /** Flag definitions for node's util.parseArgs, shared by every command. */

@@ -11,6 +11,7 @@ import { spawnCommand } from "./spawn.js";
 import { subjectsCommand } from "./subjects.js";
 import { syncNow, syncStatus } from "./sync.js";
 import { userAdd } from "./user.js";
+import { userAppPassword, userKeyCommand } from "./user-secrets.js";
 
 export const commands: Command[] = [
   up,
@@ -28,4 +29,6 @@ export const commands: Command[] = [
   monitor,
   subjectsCommand,
   userAdd,
+  userKeyCommand,
+  userAppPassword,
 ];

@@ -1,6 +1,11 @@
 /** `chorus up`, `chorus broker`, `chorus prime`, `chorus plane`: run pieces on this machine. */
 import path from "node:path";
-import { defaultConfig, loadConfig, type ChorusConfig } from "../../actors/runtime/config.js";
+import {
+  defaultConfig,
+  defaultHttp,
+  loadConfig,
+  type ChorusConfig,
+} from "../../actors/runtime/config.js";
 import { createLogger } from "../../actors/runtime/log.js";
 import { Plane } from "../../actors/plane/plane.js";
 import { findChorusBroker } from "../../actors/runtime/broker-check.js";
@@ -68,6 +73,9 @@ function nextSteps(config: ChorusConfig): void {
       line("player", "log in (Someone / password123) and listen"),
       line("songs --user Someone", "the catalogue"),
       line("nodes", "the registry"),
+      ...(config.http && config.http !== "off"
+        ? [`  Subsonic apps: http://${config.http}/ (user and password, or an API key)`]
+        : []),
       "Ctrl-C here stops everything chorus up started.",
       "",
     ].join("\n") + "\n",
@@ -81,10 +89,14 @@ export const up: Command = {
 
 Starts nats-server with broker/nats.conf (store under the data folder, log in
 DATA/nats-server.log) unless a broker already answers at --nats, then the prime
-control node in the foreground. Ctrl-C stops everything it started.`,
+control node in the foreground, and the HTTP gateway (the OpenSubsonic API) on
+--http HOST:PORT (default ${defaultHttp}; --http off runs none). Ctrl-C stops
+everything it started.`,
   async run(flags: FlagValues) {
     const signal = untilSignal();
-    const config = loadConfig(flags);
+    const loaded = loadConfig(flags);
+    // `chorus up` serves the OpenSubsonic API unless told `--http off`.
+    const config = { ...loaded, http: loaded.http || defaultHttp };
     const broker = (await findChorusBroker(config)) ? undefined : await runBroker(config);
     if (!broker) log.info("using the Chorus broker already running", { url: config.nats });
     return runControl(new Plane(config, "prime"), signal, broker, () => nextSteps(config));
