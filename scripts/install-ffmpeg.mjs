@@ -4,29 +4,15 @@
 // package (npm's ffmpeg binary packages download at install time and fail
 // here). Elsewhere it only says how: Chorus still serves WAV without ffmpeg.
 // Run on its own (`node scripts/install-ffmpeg.mjs`) or from scripts/setup.mjs.
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-const say = (line) =>
-  process.env.CHORUS_SETUP_QUIET === "1" || process.stderr.write(`setup: ${line}\n`);
-
-function onPath(cmd) {
-  return (process.env.PATH ?? "")
-    .split(path.delimiter)
-    .some((dir) => dir && existsSync(path.join(dir, cmd)));
-}
+import { debianRoot, isMain, onPath, run, say } from "./system-packages.mjs";
 
 export function installFfmpeg() {
   if (onPath("ffmpeg")) return;
-  if (process.getuid?.() === 0 && existsSync("/etc/debian_version")) {
+  if (debianRoot()) {
     say("installing Debian's ffmpeg package (to play FLAC, MP3, Ogg, Opus and M4A)");
     try {
-      execFileSync("apt-get", ["update", "-qq"], { stdio: ["ignore", "inherit", "inherit"] });
-      execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "ffmpeg"], {
-        stdio: ["ignore", "inherit", "inherit"],
-      });
+      run("apt-get", ["update", "-qq"]);
+      run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "ffmpeg"]);
       return;
     } catch {
       say("could not install ffmpeg: only WAV songs will play");
@@ -39,6 +25,6 @@ export function installFfmpeg() {
   );
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+if (isMain(import.meta.url)) {
   installFfmpeg();
 }

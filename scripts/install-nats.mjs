@@ -5,23 +5,8 @@
 // no JetStream, and `chorus up` would find it there instead of starting the
 // Chorus broker. Elsewhere it stops with how to install nats-server.
 // Run on its own (`node scripts/install-nats.mjs`) or from scripts/setup.mjs.
-import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-const say = (line) =>
-  process.env.CHORUS_SETUP_QUIET === "1" || process.stderr.write(`setup: ${line}\n`);
-
-function onPath(cmd) {
-  return (process.env.PATH ?? "")
-    .split(path.delimiter)
-    .some((dir) => dir && existsSync(path.join(dir, cmd)));
-}
-
-function run(cmd, args) {
-  execFileSync(cmd, args, { stdio: ["ignore", "inherit", "inherit"] });
-}
+import { debianRoot, isMain, onPath, run, say } from "./system-packages.mjs";
 
 /** Stop and disable Debian's service; where systemd is not running, disabling still keeps it from starting at boot. */
 function disableDebianService() {
@@ -46,8 +31,7 @@ function disableDebianService() {
 
 export function installNatsServer() {
   if (onPath("nats-server")) return;
-  const root = process.getuid?.() === 0;
-  if (root && existsSync("/etc/debian_version")) {
+  if (debianRoot()) {
     say("installing Debian's nats-server package");
     run("apt-get", ["update", "-qq"]);
     run("apt-get", ["install", "-y", "-qq", "nats-server"]);
@@ -62,6 +46,6 @@ export function installNatsServer() {
   process.exit(1);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+if (isMain(import.meta.url)) {
   installNatsServer();
 }

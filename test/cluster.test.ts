@@ -33,6 +33,28 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
   /** Nodes of `kind` owned by `owner` whose load passes `test`. */
   const owned = (list: NodeView[], kind: string, owner: NodeView): NodeView[] =>
     list.filter((n) => n.kind === kind && n.owner === owner.id);
+  /**
+   * User 1 holds the prime's file node (its machine is full), so user 2, playing `seconds`
+   * of the song into a WAV file, streams from the plane's machine.
+   */
+  const userTwoOnThePlane = async (
+    seconds: number,
+  ): Promise<{ first: ChorusProcess; second: ChorusProcess; out: string }> => {
+    const first = holder("Someone");
+    await waitFor(
+      async () => owned(await seen(), "file", primeNode).some((n) => n.load > 0),
+      "user 1 to stream from the prime's machine",
+      30_000,
+    );
+    const out = path.join(m.sys.root, "user2.wav");
+    const second = m.listen("AnotherUser", [song, "--for", String(seconds), "--out", out]);
+    await waitFor(
+      async () => owned(await seen(), "file", planeNode).some((n) => n.load > 0),
+      "user 2 to stream from the plane's machine",
+      30_000,
+    );
+    return { first, second, out };
+  };
   /** A user playing the long song from the listener's host until stopped. */
   const holder = (user: string, out = "null"): ChorusProcess =>
     m.listen(user, [song, "--for", "60", "--out", out]);
@@ -199,21 +221,9 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
 
   it("the prime's machine cut off: the plane's machine becomes prime, a listener elsewhere plays on bit-exact, and new users get in", async function () {
     this.timeout(180_000);
-    // User 1 holds the prime's file node, so user 2 streams from the plane's machine (logged
-    // in at the prime's auth node, which the cut takes away).
-    const first = holder("Someone");
-    await waitFor(
-      async () => owned(await seen(), "file", primeNode).some((n) => n.load > 0),
-      "user 1 to stream from the prime's machine",
-      30_000,
-    );
-    const out = path.join(m.sys.root, "user2.wav");
-    const second = m.listen("AnotherUser", [song, "--for", "16", "--out", out]);
-    await waitFor(
-      async () => owned(await seen(), "file", planeNode).some((n) => n.load > 0),
-      "user 2 to stream from the plane's machine",
-      30_000,
-    );
+    // User 2 streams from the plane's machine, logged in at the prime's auth node (the cut
+    // takes that away).
+    const { first, second, out } = await userTwoOnThePlane(16);
     const cutAt = Date.now();
     m.net.setLink(m.prime, false);
     await waitFor(
@@ -243,20 +253,8 @@ describe("a NATS cluster across three hosts (network namespaces)", function () {
 
   it("cut off: drops exactly the plane's nodes, its listener carries on bit-exact, and a song added meanwhile is synced once it is back", async function () {
     this.timeout(180_000);
-    // User 1 holds the prime's file node, so user 2 streams from the plane's machine...
-    const first = holder("Someone");
-    await waitFor(
-      async () => owned(await seen(), "file", primeNode).some((n) => n.load > 0),
-      "user 1 to stream from the prime's machine",
-      30_000,
-    );
-    const out = path.join(m.sys.root, "user2.wav");
-    const second = m.listen("AnotherUser", [song, "--for", "18", "--out", out]);
-    await waitFor(
-      async () => owned(await seen(), "file", planeNode).some((n) => n.load > 0),
-      "user 2 to stream from the plane's machine",
-      30_000,
-    );
+    // User 2 streams from the plane's machine...
+    const { first, second, out } = await userTwoOnThePlane(18);
     // ...then leaves, so the prime's machine has room for user 2 after the cut.
     expect(await first.stop("SIGTERM"), first.output()).to.equal(130);
     await waitFor(

@@ -28,7 +28,8 @@ async function main(): Promise<void> {
   actor.stopOnSignals();
   await kindStarters[kind as ChildKind](actor);
   await actor.announce();
-  actor.watchOwner();
+  // The gateway holds its machine's HTTP port: the control node that comes back starts its own.
+  actor.watchOwner(kind !== "gateway");
   await actor.whenStopped();
   process.exit(0);
 }

@@ -286,9 +286,9 @@ export class Actor {
    * Stop with the owning control node; keep serving as an orphan when its
    * process dies, until another adopts this node (actors/runtime/owner-watch.ts).
    */
-  watchOwner(): void {
+  watchOwner(orphanable = true): void {
     if (this.owner === this.id) return;
-    const watch = new OwnerWatch(this, this.owner);
+    const watch = new OwnerWatch(this, this.owner, orphanable);
     this.ownerWatch = watch;
     watch.start();
     this.serve(at(nodeAdopt, this.id), ({ owner, host }) => watch.adopt(owner, host));

@@ -39,6 +39,8 @@ export class OwnerWatch {
   constructor(
     private readonly node: OwnerWatchHost,
     owner: string,
+    /** False for a node its machine's control node starts anew (the gateway, on its port). */
+    private readonly orphanable = true,
   ) {
     this.ownerId = owner;
     this.ownerHost = node.host;
@@ -140,6 +142,10 @@ export class OwnerWatch {
 
   private orphaned(why: string): void {
     if (this.since !== undefined) return;
+    if (!this.orphanable) {
+      void this.node.stop(why);
+      return;
+    }
     this.since = Date.now();
     this.sub?.unsubscribe();
     this.sub = undefined;
