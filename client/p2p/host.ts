@@ -69,7 +69,27 @@ export class Host {
       setInterval(() => void host.register(), Math.max(1000, 5 * config.heartbeatMs)),
     );
     for (const t of host.timers) t.unref();
+    void host.registerOnReconnect();
     return host;
+  }
+
+  /**
+   * After a broker restart the prime's host table may be empty: register
+   * again at once (every quarter second until the prime answers, for a few
+   * seconds), so joiners find us again, not a file node.
+   */
+  private async registerOnReconnect(): Promise<void> {
+    try {
+      for await (const s of this.nc.status()) {
+        if (this.stopped) return;
+        if (s.type !== "reconnect") continue;
+        for (let i = 0; i < 12 && !this.stopped && !(await this.register()); i++) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
+    } catch {
+      // the connection closed
+    }
   }
 
   /** One piece of audio just went to the output. */
@@ -179,9 +199,10 @@ export class Host {
   }
 
   /** Bind our id to our key at the prime (with the user's session); learn our listeners. */
-  private async register(): Promise<void> {
+  /** True once the prime has our binding. */
+  private async register(): Promise<boolean> {
     const session = this.player.sessionRef();
-    if (!session || this.stopped || this.nc.isClosed()) return;
+    if (!session || this.stopped || this.nc.isClosed()) return false;
     try {
       const reply = await call(
         this.nc,
@@ -190,8 +211,10 @@ export class Host {
         2000,
       );
       this.listeners = reply.listeners;
+      return true;
     } catch {
       // no prime right now, or the session is being renewed: the next round tries again
+      return false;
     }
   }
 
