@@ -35,8 +35,13 @@ export type * from "./player/types.js";
 
 /** How long each goodbye to the system (stop, logout, disconnect) may take when closing. */
 const goodbyeMs = 300;
-/** No audio for this long while playing (and no `stallMs` given): the source is gone. */
-const defaultStallMs = 1500;
+/**
+ * No audio for this long while playing, with less than this buffered (and no
+ * `stallMs` given): the source is gone. A file node stays 2 s ahead in 500 ms
+ * chunks, so a healthy one is never silent this long while the buffer is that
+ * low; what is left buffered (1 s) covers finding another node.
+ */
+const defaultStallMs = 1000;
 
 /** A stream just opened, and what the screen calls its source. */
 interface Opened {
