@@ -18,4 +18,16 @@ export default tseslint.config(
     files: ["**/*.js", "**/*.mjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } },
   },
+  {
+    // The web player runs in the browser (no build step).
+    files: ["actors/gateway/web/**/*.js"],
+    languageOptions: {
+      sourceType: "module",
+      globals: Object.fromEntries(
+        ["document", "sessionStorage", "localStorage", "location", "fetch", "URLSearchParams"].map(
+          (name) => [name, "readonly"],
+        ),
+      ),
+    },
+  },
 );

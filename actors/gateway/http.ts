@@ -9,6 +9,7 @@ import { ChorusError } from "../../wire/errors.js";
 import type { Logger } from "../runtime/log.js";
 import type { SubsonicApi } from "./api.js";
 import { Params } from "./params.js";
+import { serveWebFile } from "./web-files.js";
 import {
   ErrorCode,
   renderError,
@@ -126,6 +127,9 @@ export class GatewayHttp {
         }
       } else if (req.method !== "GET" && req.method !== "HEAD") {
         res.writeHead(405, { Allow: "GET, HEAD, POST, OPTIONS" }).end();
+        return;
+      }
+      if (req.method !== "POST" && (await serveWebFile(url.pathname, req.method === "HEAD", res))) {
         return;
       }
       const params = new Params(query);
