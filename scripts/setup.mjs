@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { installChromium } from "./install-chromium.mjs";
 import { installFfmpeg } from "./install-ffmpeg.mjs";
 import { installNatsServer } from "./install-nats.mjs";
 
@@ -54,6 +55,9 @@ installNatsServer();
 
 // 2b. ffmpeg (decodes every format but WAV; without it file nodes serve WAV only).
 installFfmpeg();
+
+// 2c. chromium (only for the web player's browser test, which skips without it).
+installChromium();
 
 // 3. Compile (incremental: quick when nothing changed).
 run(path.join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"]);
