@@ -268,8 +268,8 @@ $("clear").addEventListener("click", () => {
 });
 
 audio.addEventListener("ended", () => playAt(state.index + 1));
-audio.addEventListener("play", () => ($("play").textContent = "⏸"));
-audio.addEventListener("pause", () => ($("play").textContent = "▶"));
+audio.addEventListener("play", () => ($("play").textContent = "Pause"));
+audio.addEventListener("pause", () => ($("play").textContent = "Play"));
 audio.addEventListener(
   "error",
   () => ($("player-error").textContent = "This song cannot be played in this browser"),
