@@ -127,6 +127,19 @@ describe("web player: the page at / in chromium (real system, real gateway)", fu
     await page.waitForSelector("#list li a");
   });
 
+  it("browses artists → albums → songs", async () => {
+    await page.click("#artists-button");
+    await page.locator("#list li a", { hasText: "Unknown Artist" }).click();
+    await page.waitForFunction(() =>
+      document.querySelector("#crumbs")?.textContent?.includes("Unknown Artist"),
+    );
+    await page.locator("#list li a").first().click();
+    await page.waitForFunction(() => document.querySelectorAll("#list li.song").length >= 2);
+    const titles = await page.$$eval("#list li.song .name", (els) => els.map((e) => e.textContent));
+    expect(titles.join("|")).to.include("Alpha Tone").and.include("Beta Tone");
+    await shot("album");
+  });
+
   it("searches, plays a song (the audio really advances), pauses, seeks and goes to the next", async () => {
     await page.evaluate(() => ((document.querySelector("audio") as HTMLAudioElement).muted = true));
     await page.fill("#query", "Tone");
