@@ -199,6 +199,42 @@ describe("web player: the page at / in chromium (real system, real gateway)", fu
     await shot("next");
   });
 
+  it("listens together: another user sees who is playing and joins them at their point", async () => {
+    // Someone's page is still playing Beta Tone; AnotherUser logs in in a second tab.
+    const other = await context!.newPage();
+    try {
+      await other.goto(base + "/");
+      await other.fill("#user", "AnotherUser");
+      await other.fill("#password", "password123");
+      await other.click("#login button[type=submit]");
+      await other.waitForSelector("#app:not([hidden])");
+      await other.evaluate(
+        () => ((document.querySelector("audio") as HTMLAudioElement).muted = true),
+      );
+      await other.click("#now-button");
+      const listener = other.locator("#list li.listener", { hasText: "Someone" });
+      await listener.waitFor();
+      expect(await listener.textContent()).to.include("Beta Tone");
+      await listener.getByText("Join").click();
+      await other.waitForFunction(() => {
+        const a = document.querySelector("audio") as HTMLAudioElement;
+        return !a.paused && a.currentTime > 0.5;
+      });
+      const host = await audio();
+      const joined = await other.evaluate(
+        () => (document.querySelector("audio") as HTMLAudioElement).currentTime,
+      );
+      expect(await other.textContent("#now")).to.include("Beta Tone");
+      expect(
+        Math.abs(joined - host.currentTime),
+        `host ${host.currentTime}, joined ${joined}`,
+      ).to.be.below(1.5);
+      await other.screenshot({ path: path.join(shots, "joined.png"), fullPage: true });
+    } finally {
+      await other.close();
+    }
+  });
+
   it("fits a phone's screen", async () => {
     await page.setViewportSize({ width: 390, height: 800 });
     const wide = await page.evaluate(() =>

@@ -205,13 +205,20 @@ export class SubsonicApi {
     return "sent";
   }
 
-  /** A submission is a play; without `submission=false` is "now playing". */
+  /**
+   * A submission is a play; without `submission=false` is "now playing". Its
+   * `time` (when the song started, ms) lets getNowPlaying say where in the song
+   * the listener is, so others can join them (the web player sends it).
+   */
   private scrobble(call: Call, user: GatewayUser): Body {
     const ids = call.params.all("id");
     if (ids.length === 0) call.params.required("id");
     const last = ids[ids.length - 1];
     if (last && call.params.get("submission") === "false") {
-      this.playing.set(user.name, { user: user.name, songId: last, since: Date.now() });
+      const now = Date.now();
+      const time = call.params.number("time");
+      const since = time !== undefined && time > 0 && time <= now ? time : now;
+      this.playing.set(user.name, { user: user.name, songId: last, since });
     }
     return {};
   }
@@ -227,6 +234,8 @@ export class SubsonicApi {
         username: p.user,
         minutesAgo: Math.floor((Date.now() - p.since) / 60_000),
         playerId: 0,
+        // Chorus's own: seconds into the song now, if they kept playing.
+        position: Math.min(song.duration, (Date.now() - p.since) / 1000),
       });
     }
     return { nowPlaying: { entry } };

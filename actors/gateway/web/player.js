@@ -170,6 +170,49 @@ const showAlbum = (id, artist) =>
   });
 
 $("artists-button").addEventListener("click", () => void showArtists());
+
+// --- listen together: who plays what now (getNowPlaying), and join them where they are ---
+
+$("now-button").addEventListener("click", () => void showNowPlaying());
+
+const showNowPlaying = () =>
+  guarded(async () => {
+    const asked = Date.now();
+    const entries = (await api("getNowPlaying")).nowPlaying.entry ?? [];
+    const me = credentials().user.toLowerCase();
+    const others = entries.filter(
+      (e) => e.username.toLowerCase() !== me && e.position < e.duration - 1,
+    );
+    show(
+      [home, ["Listening now"]],
+      others.map((e) =>
+        el(
+          "li",
+          { className: "listener" },
+          el("span", {
+            className: "name",
+            textContent: `${e.username}: ${e.title} (${clock(e.position)})`,
+          }),
+          el("button", {
+            type: "button",
+            textContent: "Join",
+            // Their position when asked, plus the time since: where they are now.
+            onclick: () => playNow(e, e.position + (Date.now() - asked) / 1000),
+          }),
+        ),
+      ),
+    );
+  });
+
+/** Tells the gateway what we play and from when, so others can join us. */
+function announce() {
+  const song = state.queue[state.index];
+  if (!song || audio.paused) return;
+  const time = Math.round(Date.now() - audio.currentTime * 1000);
+  api("scrobble", { id: song.id, submission: "false", time: String(time) }).catch(() => {});
+}
+audio.addEventListener("playing", announce);
+audio.addEventListener("seeked", announce);
 $("search").addEventListener("submit", (event) => {
   event.preventDefault();
   const query = $("query").value.trim();
@@ -218,9 +261,9 @@ function enqueue(songs) {
   if (state.index < 0) playAt(state.queue.length - songs.length);
 }
 
-function playNow(song) {
+function playNow(song, start = 0) {
   state.queue.splice(state.index + 1, 0, song);
-  playAt(state.index + 1);
+  playAt(state.index + 1, start);
 }
 
 function remove(i) {
@@ -233,9 +276,12 @@ function remove(i) {
   renderQueue();
 }
 
-function playAt(i) {
+function playAt(i, start = 0) {
   const song = state.queue[i];
   if (!song) return;
+  // Joining someone: the position can be set only once the length is known.
+  if (start > 0)
+    audio.addEventListener("loadedmetadata", () => (audio.currentTime = start), { once: true });
   state.index = i;
   $("player-error").textContent = "";
   // The original bytes: browsers play WAV, MP3, FLAC, Ogg and M4A themselves,
