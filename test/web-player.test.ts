@@ -201,6 +201,16 @@ describe("web player: the page at / in chromium (real system, real gateway)", fu
 
   it("listens together: another user sees who is playing and joins them at their point", async () => {
     // Someone's page is still playing Beta Tone; AnotherUser logs in in a second tab.
+    // Someone seeks to 10 s first, so joining at the start would not pass.
+    await page.$eval("#seek", (input: HTMLInputElement) => {
+      input.value = "10";
+      input.dispatchEvent(new Event("input"));
+      input.dispatchEvent(new Event("change"));
+    });
+    await page.waitForFunction(() => {
+      const a = document.querySelector("audio") as HTMLAudioElement;
+      return !a.paused && !a.seeking && a.currentTime > 10.2;
+    });
     const other = await context!.newPage();
     try {
       await other.goto(base + "/");
@@ -218,7 +228,7 @@ describe("web player: the page at / in chromium (real system, real gateway)", fu
       await listener.getByText("Join").click();
       await other.waitForFunction(() => {
         const a = document.querySelector("audio") as HTMLAudioElement;
-        return !a.paused && a.currentTime > 0.5;
+        return !a.paused && !a.seeking && a.currentTime > 10;
       });
       const host = await audio();
       const joined = await other.evaluate(
