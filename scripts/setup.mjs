@@ -56,8 +56,8 @@ installNatsServer();
 // 2b. ffmpeg (decodes every format but WAV; without it file nodes serve WAV only).
 installFfmpeg();
 
-// 2c. chromium (only for the web player's browser test, which skips without it).
-installChromium();
+// 2c. chromium, for `npm test` only (the web player's browser test, which skips without it).
+if (process.argv.includes("--tests")) installChromium();
 
 // 3. Compile (incremental: quick when nothing changed).
 run(path.join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"]);
