@@ -88,7 +88,14 @@ describe("quality levels (real nats-server, real ffmpeg and libopus)", function 
     sys = new TestSystem();
     await sys.startBroker();
     // 1 MiB of cache: the short songs fit, three longer ones do not.
-    config = sys.config("prime", { maxLoad: 4, idleMs: 60_000, transcodeCacheMb: 1 });
+    // 1 s beats (5 s of session expiry): this process decodes Opus, and on a loaded machine
+    // that can hold its event loop past the test timing's 1.5 s expiry.
+    config = sys.config("prime", {
+      maxLoad: 4,
+      idleMs: 60_000,
+      transcodeCacheMb: 1,
+      heartbeatMs: 1000,
+    });
     writeMelody(path.join(config.music, "melody.wav"), 4);
     writeMelody(path.join(config.music, "long.wav"), 30);
     // Long enough that the node's window (2 s) never reaches its end between seeks.

@@ -24,6 +24,9 @@ export interface RecoveringPlayer {
   rejoinHost(deadline: Deadline): Promise<boolean>;
 }
 
+/** How long a joiner tries its host again after a broker restart before a file node (the host registers again meanwhile). */
+const rejoinMs = 6000;
+
 /** Why a recovery starts when the broker went away: the source is kept at first. */
 const brokerWhys: ReadonlySet<string> = new Set(["broker reconnected", "broker lost"]);
 
@@ -118,10 +121,10 @@ export class Recovery {
   /** Join the followed host again while the nodes come back after a broker restart. */
   private async rejoin(deadline: Deadline, movedOn: () => boolean): Promise<boolean> {
     await this.link.whenUp(deadline.left, movedOn);
-    const until = performance.now() + settleMs;
+    const until = performance.now() + rejoinMs;
     for (let wait = 100; !movedOn() && performance.now() < until; wait *= 2) {
       try {
-        return await this.player.rejoinHost(new Deadline(Math.min(deadline.left, settleMs)));
+        return await this.player.rejoinHost(new Deadline(Math.min(deadline.left, rejoinMs)));
       } catch {
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
