@@ -72,6 +72,20 @@ describe("player jitter buffer", () => {
     expect(jb.offset).to.equal(500);
   });
 
+  it("counts the underrun when a read drains the buffer exactly and the next finds it empty", () => {
+    const jb = new JitterBuffer(0, opts);
+    jb.push(0, bytes(0, 400));
+    expect(jb.read(400).length).to.equal(400);
+    expect(jb.underruns).to.equal(0);
+    expect(jb.read(100).length).to.equal(0);
+    expect(jb.underruns).to.equal(1);
+    expect(jb.state).to.equal("starved");
+    expect(jb.read(100).length).to.equal(0);
+    expect(jb.underruns).to.equal(1);
+    jb.push(400, bytes(400, 400)); // 25 ms < rebufferMs
+    expect(jb.read(100).length).to.equal(0);
+  });
+
   it("skips a hole in the offsets, counts it, and keeps the position true", () => {
     const jb = new JitterBuffer(0, opts);
     jb.push(0, bytes(0, 400));

@@ -116,7 +116,11 @@ export class JitterBuffer {
    * makes the buffer refill before it plays again.
    */
   read(want: number): Uint8Array {
-    if (!this.ready()) return new Uint8Array(0);
+    if (!this.ready()) {
+      // A read that drained the buffer exactly could not tell; this one can.
+      if (this.mode === "playing" && !this.endSeen && want > 0) this.starve();
+      return new Uint8Array(0);
+    }
     this.mode = "playing";
     const head = this.pieces[0] as Piece;
     this.reading = head.offset + head.used; // jumps a hole, if the last read stopped at one
@@ -135,11 +139,13 @@ export class JitterBuffer {
     }
     this.reading += take;
     this.buffered -= take;
-    if (take < want && !this.endSeen && this.buffered < this.options.frameBytes) {
-      this.underruns++;
-      this.mode = "starved";
-    }
+    if (take < want && !this.endSeen && this.buffered < this.options.frameBytes) this.starve();
     return out;
+  }
+
+  private starve(): void {
+    this.underruns++;
+    this.mode = "starved";
   }
 
   /** Bytes readable from the head up to the first hole. */
