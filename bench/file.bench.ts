@@ -16,6 +16,10 @@
  *
  * Listeners share the sessions of two demo users (a file node verifies each
  * distinct session once per beat).
+ *
+ * `CHORUS_BENCH_PROFILE=1` runs only the real-time listeners and prints
+ * where the CPU goes in 10 s in the middle of each run: in nats-server, the
+ * file node and the listeners.
  */
 import {
   AckPolicy,
@@ -36,6 +40,10 @@ import { findFileNode, play, type ChunkReader } from "../client/stream.js";
 import { toneWav } from "../harness/fixtures/file.js";
 import { TestSystem } from "../harness/system.js";
 import { percentile, summary } from "./stats.js";
+import { brokerProfile, ownProfile, processProfile } from "./profile.js";
+import { freePort } from "../harness/ports.js";
+
+const profiling = process.env.CHORUS_BENCH_PROFILE === "1";
 
 const cdBytesPerSecond = 176_400;
 const chunkMs = 500;
@@ -43,6 +51,8 @@ const listenersPerConnection = 25;
 
 interface Rig {
   sys: TestSystem;
+  /** nats-server's pprof port (0: not profiling). */
+  profilePort: number;
   nodeId: string;
   nodePid: number;
   brokerPid: number;
@@ -64,7 +74,9 @@ function cpuSeconds(pid: number): number {
 
 async function setUp(): Promise<Rig> {
   const sys = new TestSystem();
-  await sys.startBroker();
+  const profilePort = profiling ? await freePort() : 0;
+  await sys.startBroker(-1, profiling ? ["--profile", String(profilePort)] : []);
+
   const config = sys.config("prime", {
     maxLoad: 4,
     fileCapacity: 5000,
@@ -94,6 +106,7 @@ async function setUp(): Promise<Rig> {
   const brokerPid = sys.broker?.process.pid ?? 0;
   return {
     sys,
+    profilePort,
     nodeId,
     nodePid,
     brokerPid,
@@ -355,59 +368,78 @@ export async function run(): Promise<void> {
   const rig = await setUp();
   try {
     console.log("setup: broker, prime, auth node, file node as separate processes; 40 s CD WAV");
-    const ttfaSizes = (process.env.CHORUS_BENCH_TTFA ?? "1,50,200").split(",").map(Number);
-    for (const n of ttfaSizes) {
-      const { ttfa, late } = await firstAudioUnderLoad(rig, n === 1 ? 0 : n, 40);
-      console.log(
-        `time to first audio while ${String(n === 1 ? 0 : n).padStart(3)} listeners play: ` +
-          `${summary(ttfa)}${n > 1 ? ` (background late chunks: ${late})` : ""}`,
-      );
-    }
-    for (const n of [50, 200]) {
-      const burst = await timeToFirstAudio(rig, n, 1);
-      console.log(
-        `time to first audio, ${n} listeners pressing play at the same instant: ${summary(burst)}`,
-      );
-    }
-
-    // Alternated, best of two each: other processes on this machine add noise.
-    let raw = 0;
-    let delivered = 0;
-    for (let k = 0; k < 2; k++) {
-      raw = Math.max(raw, await rawThroughput(rig, 16, 80, `BENCH_RAW${k}`));
-      delivered = Math.max(delivered, await deliveredThroughput(rig, 16));
-    }
-    console.log(
-      `throughput, 16 listeners at full speed: delivered ${(delivered / 1e6).toFixed(1)} MB/s ` +
-        `(${(delivered / cdBytesPerSecond).toFixed(0)}x real time), raw JetStream publish+consume ` +
-        `${(raw / 1e6).toFixed(1)} MB/s, ratio ${((delivered / raw) * 100).toFixed(0)}%`,
-    );
-
+    if (!profiling) await firstAudioAndThroughput(rig);
     const seconds = Number(process.env.CHORUS_BENCH_SECONDS ?? 30);
     const sizes = (process.env.CHORUS_BENCH_LISTENERS ?? "500,1000").split(",").map(Number);
     for (const n of sizes) {
-      const r = await realTimeListeners(rig, n, seconds, 5000).done;
+      const run = realTimeListeners(rig, n, seconds, 5000);
+      // 10 s in the middle of the run, all three at once.
+      const profiles = profiling
+        ? new Promise((resolve) => setTimeout(resolve, (seconds * 1000) / 2 - 5000)).then(() =>
+            Promise.all([
+              brokerProfile(rig.profilePort, 10),
+              processProfile(rig.nodePid, "file node", 10),
+              ownProfile(10),
+            ]),
+          )
+        : undefined;
+      const r = await run.done;
       console.log(
         `real time, ${n} CD listeners (arriving over 5 s) for ${seconds} s: ${r.underrunListeners} ` +
           `listeners underran or were refused (${r.refused} refused; ${r.lateChunks}/${r.chunks} chunks late, worst ${r.worstLateMs} ms); ` +
           `start p99 ${r.startP99Ms.toFixed(0)} ms; cpu: file node ${(r.cpuNode * 100).toFixed(0)}%, ` +
           `broker ${(r.cpuBroker * 100).toFixed(0)}%, listeners ${(r.cpuHere * 100).toFixed(0)}% of a core`,
       );
+      if (profiles) console.log((await profiles).join("\n\n"));
       if (r.underrunListeners > 0) break;
     }
   } finally {
-    const warnings = rig
-      .primeOutput()
-      .split("\n")
-      .filter((l) => / (warn|error) /.test(l));
-    if (process.env.CHORUS_BENCH_TRACE) {
-      for (const l of rig.primeOutput().split("\n")) if (l.includes("stats")) console.log(l);
-    }
-    if (warnings.length) {
-      console.log(`${warnings.length} warnings logged by the nodes, e.g.:`);
-      for (const l of warnings.slice(0, 5)) console.log(`  ${l.slice(0, 200)}`);
-    }
-    for (const u of rig.users) u.stopHeartbeats();
-    await rig.sys.cleanup();
+    await tearDown(rig);
   }
+}
+
+async function firstAudioAndThroughput(rig: Rig): Promise<void> {
+  const ttfaSizes = (process.env.CHORUS_BENCH_TTFA ?? "1,50,200").split(",").map(Number);
+  for (const n of ttfaSizes) {
+    const { ttfa, late } = await firstAudioUnderLoad(rig, n === 1 ? 0 : n, 40);
+    console.log(
+      `time to first audio while ${String(n === 1 ? 0 : n).padStart(3)} listeners play: ` +
+        `${summary(ttfa)}${n > 1 ? ` (background late chunks: ${late})` : ""}`,
+    );
+  }
+  for (const n of [50, 200]) {
+    const burst = await timeToFirstAudio(rig, n, 1);
+    console.log(
+      `time to first audio, ${n} listeners pressing play at the same instant: ${summary(burst)}`,
+    );
+  }
+
+  // Alternated, best of two each: other processes on this machine add noise.
+  let raw = 0;
+  let delivered = 0;
+  for (let k = 0; k < 2; k++) {
+    raw = Math.max(raw, await rawThroughput(rig, 16, 80, `BENCH_RAW${k}`));
+    delivered = Math.max(delivered, await deliveredThroughput(rig, 16));
+  }
+  console.log(
+    `throughput, 16 listeners at full speed: delivered ${(delivered / 1e6).toFixed(1)} MB/s ` +
+      `(${(delivered / cdBytesPerSecond).toFixed(0)}x real time), raw JetStream publish+consume ` +
+      `${(raw / 1e6).toFixed(1)} MB/s, ratio ${((delivered / raw) * 100).toFixed(0)}%`,
+  );
+}
+
+async function tearDown(rig: Rig): Promise<void> {
+  const warnings = rig
+    .primeOutput()
+    .split("\n")
+    .filter((l) => / (warn|error) /.test(l));
+  if (process.env.CHORUS_BENCH_TRACE) {
+    for (const l of rig.primeOutput().split("\n")) if (l.includes("stats")) console.log(l);
+  }
+  if (warnings.length) {
+    console.log(`${warnings.length} warnings logged by the nodes, e.g.:`);
+    for (const l of warnings.slice(0, 5)) console.log(`  ${l.slice(0, 200)}`);
+  }
+  for (const u of rig.users) u.stopHeartbeats();
+  await rig.sys.cleanup();
 }

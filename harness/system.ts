@@ -85,12 +85,14 @@ export class TestSystem {
     };
   }
 
-  async startBroker(port = -1): Promise<Broker> {
+  /** A broker on `port` (-1: a free one), with extra nats-server `args`. */
+  async startBroker(port = -1, args: string[] = []): Promise<Broker> {
     const broker = await startBroker({
       config: this.config("broker"),
       port,
       monitorPort: -1,
       storeDir: path.join(this.root, "broker-store"),
+      args,
     });
     this.broker = watchBroker(broker, (crash) => this.crashes.push(crash));
     return this.broker;

@@ -13,6 +13,7 @@ import type { AudioFormat } from "../../wire/media.js";
 import { opusPacketFrames } from "../../wire/quality.js";
 import type { Chunk, ChunkSource } from "./chunk-source.js";
 import type { EncodedSong } from "./transcode-cache.js";
+import { fileRemoved } from "./removal-check.js";
 
 const prerollPackets = 4;
 
@@ -29,7 +30,7 @@ export class OpusChunkSource implements ChunkSource {
   ) {}
 
   async removed(): Promise<boolean> {
-    return (await this.fd.stat()).nlink === 0;
+    return fileRemoved(this.fd);
   }
 
   async chunk(frame: number, frames: number, fresh: boolean): Promise<Chunk | undefined> {

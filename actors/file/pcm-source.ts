@@ -12,6 +12,7 @@ import { ChorusError } from "../../wire/errors.js";
 import type { SongFile } from "./catalogue.js";
 import { Decoder } from "./decode.js";
 import type { DecodedLayout } from "./tags.js";
+import { fileRemoved } from "./removal-check.js";
 
 export interface PcmSource {
   /** The file was removed (or replaced) since the stream opened it. */
@@ -47,7 +48,7 @@ class WavSource implements PcmSource {
   ) {}
 
   async removed(): Promise<boolean> {
-    return (await this.fd.stat()).nlink === 0;
+    return fileRemoved(this.fd);
   }
 
   async read(frame: number, frames: number): Promise<Buffer | undefined> {
@@ -79,7 +80,7 @@ class DecodedSource implements PcmSource {
   ) {}
 
   async removed(): Promise<boolean> {
-    return (await this.fd.stat()).nlink === 0;
+    return fileRemoved(this.fd);
   }
 
   async read(frame: number, frames: number): Promise<Buffer | undefined> {
