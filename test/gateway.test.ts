@@ -14,6 +14,8 @@ import { SubsonicAPI } from "subsonic-api";
 import { audioStreamName } from "../wire/file.js";
 import type { ChorusConfig } from "../actors/runtime/config.js";
 import { copyDemoMusic, pcmOf, writeTone } from "../harness/fixtures/file.js";
+import { writeCoveredFlac } from "../harness/fixtures/formats.js";
+import { parseFile } from "music-metadata";
 import { freePort } from "../harness/ports.js";
 import { TestSystem } from "../harness/system.js";
 import { waitFor } from "../harness/wait.js";
@@ -78,6 +80,7 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     copyDemoMusic(config.music);
     // Long enough to hang up in the middle of it.
     writeTone(path.join(config.music, "long-tone.wav"), 30, { title: "Long Tone" });
+    writeCoveredFlac(path.join(config.music, "covered.flac"), path.join(sys.root, "work"));
     base = `http://127.0.0.1:${port}`;
     await sys.startControl("prime", config);
     actor = await sys.connect("actor");
@@ -188,6 +191,18 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     );
   });
 
+  it("gives a song's embedded cover art for its album, its artist and itself", async () => {
+    const { common } = await parseFile(path.join(config.music, "covered.flac"));
+    const embedded = Buffer.from(common.picture?.[0]?.data ?? []);
+    expect(embedded.length).to.be.above(0);
+    const song = (await byKey.getSong({ id: await songId("covered.flac") })).song;
+    for (const id of [song.albumId, song.artistId, song.id]) {
+      const res = await byKey.getCoverArt({ id: id ?? "", size: 300 });
+      expect(res.headers.get("content-type"), id).to.equal("image/png");
+      expect(Buffer.from(await res.arrayBuffer()).equals(embedded), id).to.equal(true);
+    }
+  });
+
   it("gives a generated PNG cover for any id", async () => {
     const res = await byKey.getCoverArt({ id: "al-anything", size: 64 });
     expect(res.headers.get("content-type")).to.equal("image/png");
@@ -203,13 +218,14 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
       "Chorus Theme",
       "Mono Lullaby",
       "Long Tone",
+      "Covered",
     ]);
-    expect(songs).to.have.length(5);
+    expect(songs).to.have.length(6);
     const quoted = await byKey.search3({ query: '""', songCount: 1000 });
-    expect(quoted.searchResult3.song).to.have.length(5);
+    expect(quoted.searchResult3.song).to.have.length(6);
     const artists = await byKey.getArtists();
     const names = artists.artists.index?.flatMap((i) => (i.artist ?? []).map((a) => a.name));
-    expect(names).to.include.members(["Chorus demo synthesiser", "Unknown Artist"]);
+    expect(names).to.include.members(["Chorus demo synthesiser", "Unknown Artist", "Cover Artist"]);
     const demo = artists.artists.index
       ?.flatMap((i) => i.artist ?? [])
       .find((a) => a.name === "Chorus demo synthesiser");
@@ -220,7 +236,7 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     const again = await byKey.getArtists();
     expect(JSON.stringify(again)).to.equal(JSON.stringify(artists));
     const list = await byKey.getAlbumList2({ type: "alphabeticalByName", size: 10 });
-    expect(list.albumList2.album).to.have.length(2);
+    expect(list.albumList2.album).to.have.length(3);
     const song = await byKey.getSong({ id: songs[0]?.id ?? "" });
     expect(song.song.title).to.equal(songs[0]?.title);
     const dir = await byKey.getMusicDirectory({ id: demo?.id ?? "" });
@@ -230,7 +246,7 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     expect((await byKey.getUser({ username: "Someone" })).user.username).to.equal("Someone");
     // What older, folder-based clients use.
     expect((await byKey.search2({ query: "", songCount: 100 })).searchResult2.song).to.have.length(
-      5,
+      6,
     );
     const folders = await byKey.getAlbumList({ type: "alphabeticalByArtist" });
     expect(folders.albumList.album?.every((a) => a.isDir)).to.equal(true);

@@ -254,6 +254,35 @@ export const readReplySchema = z.object({
 });
 export type ReadReply = z.infer<typeof readReplySchema>;
 
+/** Embedded art bigger than this is not handed out (a message holds 1 MB, base64 grows it). */
+export const coverMaxBytes = 700 * 1024;
+
+export const coverRequestSchema = z.object({
+  session: sessionSchema,
+  /** A song id or file name from the listing. */
+  song: z.string().min(1).max(255),
+});
+export type CoverRequest = z.infer<typeof coverRequestSchema>;
+
+export const coverReplySchema = z.object({
+  /** The image's media type as the file names it: image/jpeg, image/png. */
+  mime: z.string().min(1).max(100),
+  /** The image, base64. */
+  data: z.string(),
+});
+export type CoverReply = z.infer<typeof coverReplySchema>;
+
+export const fileCover = declare({
+  name: "file-cover",
+  subject: "chorus.file.<id>.cover",
+  request: coverRequestSchema,
+  reply: coverReplySchema,
+  callers: "listener",
+  publishers: "logged-in clients (the HTTP gateway)",
+  listeners: "that file node",
+  what: "a song's embedded cover art, the front cover first (NOT_FOUND: none; session checked at its auth node)",
+});
+
 export const fileRead = declare({
   name: "file-read",
   subject: "chorus.file.<id>.read",

@@ -9,7 +9,7 @@ import { subjectId } from "./ids.js";
 import type { Endpoint } from "./contract.js";
 import { authBeat, authCheck, authLogin, authLogout, authVerify } from "./auth.js";
 import { authItems } from "./user-data.js";
-import { fileControl, filePlay, fileRead, fileSongs } from "./file.js";
+import { fileControl, fileCover, filePlay, fileRead, fileSongs } from "./file.js";
 import { primeHost, primeHosts, primeJoin } from "./p2p.js";
 import type { NodeKind } from "./presence.js";
 import {
@@ -66,6 +66,7 @@ export const endpoints: readonly Endpoint[] = [
   filePlay,
   fileControl,
   fileRead,
+  fileCover,
   primeHost,
   primeHosts,
   primeJoin,
@@ -123,6 +124,7 @@ export const subjectTable: readonly SubjectRow[] = [
   row(filePlay),
   row(fileControl),
   row(fileRead),
+  row(fileCover),
   {
     subject: "chorus.audio.<host>.<streamId>",
     kind: "stream",

@@ -19,6 +19,7 @@ import {
   fileControl,
   filePlay,
   fileRead,
+  fileCover,
   fileSongs,
   windowChunks,
   type ControlReply,
@@ -29,6 +30,7 @@ import {
 } from "../../wire/file.js";
 import { PublishWatch } from "./publish-watch.js";
 import { RawReader } from "./raw-read.js";
+import { readCover } from "./cover-read.js";
 import { RecentlyEnded } from "./recently-ended.js";
 import { PublishScheduler } from "./scheduler.js";
 import { SessionWatch } from "./session-watch.js";
@@ -95,6 +97,9 @@ export class FileService {
     const raw = new RawReader(this.catalogue, (session) => this.sessions.verify(session));
     this.raw = raw;
     actor.serve(at(fileRead, actor.id), (req) => raw.read(req));
+    actor.serve(at(fileCover, actor.id), (req) =>
+      readCover(this.catalogue, (session) => this.sessions.verify(session), req),
+    );
     this.sessions.start();
     this.publishing.start();
     void this.recoverAfterReconnects();

@@ -10,6 +10,7 @@ import * as browse from "./browse.js";
 import { placeholderCover } from "./cover.js";
 import type { FileNodes } from "./files.js";
 import type { Library } from "./library.js";
+import type { Song } from "../../wire/media.js";
 import { credentialsOf, type Params } from "./params.js";
 import { sendRaw, sendWav, sendWavHead } from "./stream.js";
 import { ErrorCode, notFound, SubsonicError, type Body } from "./subsonic-response.js";
@@ -113,7 +114,10 @@ export class SubsonicApi {
       getUser: { auth: "required", run: (call, user) => this.getUser(call, this.must(user)) },
       stream: { auth: "required", run: (call, user) => this.stream(call, this.must(user), false) },
       download: { auth: "required", run: (call, user) => this.stream(call, this.must(user), true) },
-      getCoverArt: { auth: "required", run: (call) => coverArt(call) },
+      getCoverArt: {
+        auth: "required",
+        run: async (call, user) => this.coverArt(call, this.must(user)),
+      },
       scrobble: {
         auth: "required",
         run: async (call, user) => {
@@ -124,6 +128,32 @@ export class SubsonicApi {
       },
       getNowPlaying: { auth: "required", run: withLibrary((l) => this.nowPlaying(l)) },
     };
+  }
+
+  /**
+   * getCoverArt: the embedded art of the first song that has some (as the
+   * file holds it: `size` is not applied), else a generated placeholder.
+   */
+  private async coverArt(call: Call, user: GatewayUser): Promise<Outcome> {
+    const id = call.params.required("id");
+    const library = await this.files.library(user.session);
+    const song = songsFor(library, id).find((s) => s.cover);
+    const art = song
+      ? await this.files.cover(user.session, song.id).catch((err: unknown) => {
+          this.log.debug("no embedded cover", { song: song.id, error: String(err) });
+          return undefined;
+        })
+      : undefined;
+    const [type, image] = art
+      ? [art.mime, Buffer.from(art.data, "base64")]
+      : ["image/png", placeholderCover(id, call.params.int("size", 300, 16, 1024))];
+    call.res.writeHead(200, {
+      "Content-Type": type,
+      "Content-Length": image.length,
+      "Cache-Control": "public, max-age=86400",
+    });
+    call.res.end(image);
+    return "sent";
   }
 
   async call(method: string, call: Call): Promise<Outcome> {
@@ -262,14 +292,9 @@ function genres(library: Library): Body {
   };
 }
 
-function coverArt(call: Call): Outcome {
-  const id = call.params.required("id");
-  const png = placeholderCover(id, call.params.int("size", 300, 16, 1024));
-  call.res.writeHead(200, {
-    "Content-Type": "image/png",
-    "Content-Length": png.length,
-    "Cache-Control": "public, max-age=86400",
-  });
-  call.res.end(png);
-  return "sent";
+/** The songs whose art stands for an id: an album's, an artist's albums', a song's album's. */
+function songsFor(library: Library, id: string): Song[] {
+  const album = library.albums.get(id) ?? library.songs.get(id)?.album;
+  if (album) return album.songs;
+  return library.artists.get(id)?.albums.flatMap((a) => a.songs) ?? [];
 }

@@ -1,7 +1,7 @@
 /**
  * Cover art when a song has none to give: a small PNG in a colour taken from
- * the id, so each album keeps its own and clients cache it. (Embedded art
- * needs the file node to hand it out; until then every cover is generated.)
+ * the id, so each album keeps its own and clients cache it. Embedded art
+ * comes from the file node (actors/file/cover-read.ts).
  */
 import { createHash } from "node:crypto";
 import { deflateSync } from "node:zlib";

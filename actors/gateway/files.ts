@@ -7,7 +7,13 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { findFileNode, listSongs, play, type ChunkReader } from "../../client/stream.js";
 import { at } from "../../wire/contract.js";
 import { ChorusError } from "../../wire/errors.js";
-import { fileRead, readMaxBytes, type ReadReply } from "../../wire/file.js";
+import {
+  fileCover,
+  fileRead,
+  readMaxBytes,
+  type CoverReply,
+  type ReadReply,
+} from "../../wire/file.js";
 import type { Song } from "../../wire/media.js";
 import { call } from "../runtime/endpoint.js";
 import type { UserSession } from "../../client/auth.js";
@@ -49,6 +55,12 @@ export class FileNodes {
       length: Math.min(readMaxBytes, Math.max(1, length)),
     };
     return this.withNode((node) => call(this.nc, at(fileRead, node), request, requestMs));
+  }
+
+  /** The song's embedded cover art (NOT_FOUND: it has none). */
+  cover(session: UserSession, song: string): Promise<CoverReply> {
+    const request = { session: { ...session.credentials(), authNode: session.authNode }, song };
+    return this.withNode((node) => call(this.nc, at(fileCover, node), request, requestMs));
   }
 
   /** The file node's play stream of the song, from `from` seconds. */
