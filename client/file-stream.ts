@@ -202,8 +202,10 @@ export class FileNodeStream implements OpenedStream {
     if (this.finished) return;
     if (frame <= this.playedFrame && this.reportedFrame >= 0) return;
     this.playedFrame = Math.max(this.playedFrame, frame);
-    // Call as often as you like: a report goes out per half chunk played.
-    const step = Math.max(1, Math.floor(this.reply.chunkFrames / 2));
+    // Call as often as you like: a report goes out per chunk played (each is a
+    // request the node answers: at 1,000 listeners, half-chunk reports were
+    // 4,000 a second).
+    const step = Math.max(1, this.reply.chunkFrames);
     if (this.reportedFrame < 0 || this.playedFrame - this.reportedFrame >= step) {
       void this.report();
     }
