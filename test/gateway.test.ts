@@ -189,6 +189,12 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
       "the revoked key to be refused",
       10_000,
     );
+    // And the gateway, which had it checked moments ago, refuses it too.
+    await waitFor(
+      async () => (await rest("ping", { apiKey: key })).error?.code === 44,
+      "the gateway to refuse the revoked key",
+      5000,
+    );
   });
 
   it("gives a song's embedded cover art for its album, its artist and itself", async () => {

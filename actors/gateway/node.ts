@@ -17,10 +17,12 @@ import { FileNodes } from "./files.js";
 import { GatewayHttp } from "./http.js";
 import { GatewayUsers } from "./users.js";
 import { UserItemsClient } from "./items.js";
+import { watchUserChanges } from "./user-changes.js";
 
 export async function startGatewayNode(actor: Actor): Promise<void> {
   await actor.start();
   const users = new GatewayUsers(actor.nc, actor.log.child("users"));
+  watchUserChanges(actor, users);
   const items = new UserItemsClient(actor.nc);
   const api = new SubsonicApi(users, new FileNodes(actor.nc), items, actor.log);
   const http = new GatewayHttp(api, actor.log.child("http"));

@@ -41,7 +41,8 @@ export interface GatewayUser {
 export const idleSessionMs = 10 * 60_000;
 /**
  * Credentials are checked at an auth node again this often, so a revoked
- * key or a replaced app password stops working at every gateway within it.
+ * key or a replaced app password stops working at every gateway within it
+ * even if the user event that says so (user-changes.ts) was missed.
  * Each check is one login (argon2 for a password) per active user.
  */
 export const recheckMs = 60_000;
@@ -77,6 +78,12 @@ export class GatewayUsers {
 
   get size(): number {
     return this.users.size;
+  }
+
+  /** Check every credential of this user (by key) at an auth node again before trusting it. */
+  recheck(userKey: string): void {
+    for (const [print, known] of this.known)
+      if (known.userKey === userKey) this.known.delete(print);
   }
 
   async authenticate(credentials: Credentials): Promise<GatewayUser> {
