@@ -197,6 +197,46 @@ describe("gateway: the OpenSubsonic API over HTTP (real system, subsonic-api cli
     );
   });
 
+  it("lets a user's own app in while a stranger elsewhere guesses their password (device cookies per client address)", async () => {
+    /** GET /rest/ping from this loopback address; the envelope. */
+    const from = (address: string, params: Record<string, string>): Promise<Envelope> => {
+      const query = new URLSearchParams({ f: "json", v: "1.16.1", c: "test", ...params });
+      return new Promise((resolve, reject) => {
+        httpGet(`${base}/rest/ping?${query}`, { localAddress: address }, (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => (body += d.toString()));
+          res.on("end", () => {
+            resolve((JSON.parse(body) as { "subsonic-response": Envelope })["subsonic-response"]);
+          });
+        }).on("error", reject);
+      });
+    };
+    const add = sys.run(["user", "add", "Guarded"], config, { CHORUS_PASSWORD: "guarded-pw" });
+    expect(await add.exited, add.output()).to.equal(0);
+    // The user's app logs in from its address, and so earns a device cookie there.
+    await waitFor(
+      async () => (await from("127.0.0.3", { u: "Guarded", p: "guarded-pw" })).status === "ok",
+      "the new user's first login",
+    );
+    // Its session goes (its auth node dies), so the next request logs in afresh.
+    for (const n of (await sys.nodes(actor)).filter((n) => n.kind === "auth")) {
+      process.kill(n.pid, "SIGKILL");
+    }
+    // A stranger at another address guesses until the name is locked.
+    const locked = /too many failed logins/;
+    await waitFor(
+      async () =>
+        locked.test((await from("127.0.0.2", { u: "Guarded", p: "a-guess" })).error?.message ?? ""),
+      "the stranger's guesses to lock the name",
+      30_000,
+    );
+    // At once, while it is locked, the app with a credential the gateway has not
+    // seen (the enc: form): let in, its device cookie says it is not the stranger.
+    const enc = `enc:${Buffer.from("guarded-pw").toString("hex")}`;
+    const app = await from("127.0.0.3", { u: "Guarded", p: enc });
+    expect(app.status, JSON.stringify(app.error)).to.equal("ok");
+  });
+
   it("gives a song's embedded cover art for its album, its artist and itself", async () => {
     const { common } = await parseFile(path.join(config.music, "covered.flac"));
     const embedded = Buffer.from(common.picture?.[0]?.data ?? []);

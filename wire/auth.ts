@@ -162,6 +162,8 @@ export const checkRequestSchema = sessionCredentialsSchema.extend({
   method: z.enum(loginMethods),
   password: loginRequestSchema.shape.password,
   salt: z.string().min(1).max(256).optional(),
+  /** The device cookie this client's last login as the user returned (not for API keys). */
+  deviceCookie: deviceCookieSchema.optional(),
 });
 export type CheckRequest = z.infer<typeof checkRequestSchema>;
 

@@ -151,7 +151,7 @@ export class AuthService {
     const session = this.sessions.check(req.sessionId, req.token);
     const keyId = req.method === "apiKey" ? apiKeyId(req.password) : undefined;
     const throttleKey = keyId ? `apikey:${keyId}` : session.userKey;
-    const trust = this.throttle.check(throttleKey, undefined);
+    const trust = this.throttle.check(throttleKey, keyId ? undefined : req.deviceCookie);
     await this.ready;
     const row = await this.store.find(session.userKey);
     const login = { ...req, user: session.user, publicKey: "", clientKey: "" };

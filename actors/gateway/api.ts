@@ -162,7 +162,7 @@ export class SubsonicApi {
     let user: GatewayUser | undefined;
     const given = ["u", "apiKey", "p", "t"].some((k) => call.params.get(k) !== undefined);
     if (entry.auth === "required" || (entry.auth === "optional" && given)) {
-      user = await this.users.authenticate(credentialsOf(call.params));
+      user = await this.users.authenticate(credentialsOf(call.params), clientOf(call.req));
     }
     try {
       return await entry.run(call, user);
@@ -172,7 +172,7 @@ export class SubsonicApi {
       const gone = err instanceof ChorusError && err.code === "UNAUTHORIZED";
       if (!user || !gone || call.res.headersSent) throw err;
       this.users.forget(user);
-      return entry.run(call, await this.users.authenticate(credentialsOf(call.params)));
+      return entry.run(call, await this.users.authenticate(credentialsOf(call.params), clientOf(call.req)));
     }
   }
 
@@ -214,7 +214,8 @@ export class SubsonicApi {
     const entry = library.songs.get(id);
     if (!entry) throw notFound("Song");
     const raw = download || params.get("format") === "raw";
-    const relogin = (): Promise<GatewayUser> => this.users.authenticate(credentialsOf(params));
+    const relogin = (): Promise<GatewayUser> =>
+      this.users.authenticate(credentialsOf(params), clientOf(req));
     user.busy++;
     try {
       if (raw) {
@@ -290,6 +291,11 @@ function genres(library: Library): Body {
       })),
     },
   };
+}
+
+/** Who is asking, for device cookies: the HTTP client's address. */
+function clientOf(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? "";
 }
 
 /** The songs whose art stands for an id: an album's, an artist's albums', a song's album's. */

@@ -14,6 +14,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { createUser } from "@nats-io/nkeys";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { UserSession } from "../../client/auth.js";
+import { MemoryDeviceCookies, type DeviceCookieJar } from "../../client/device-cookies.js";
 import { ChorusError } from "../../wire/errors.js";
 import { authCheck, type LoginMethod } from "../../wire/auth.js";
 import { at } from "../../wire/contract.js";
@@ -47,6 +48,8 @@ export const idleSessionMs = 10 * 60_000;
  */
 export const recheckMs = 60_000;
 const checkMs = 5000;
+/** Client addresses whose device cookies are kept. */
+const maxClients = 10_000;
 
 interface Known {
   userKey: string;
@@ -65,6 +68,8 @@ export class GatewayUsers {
    */
   private readonly clientKeys = new Map<string, string>();
   private readonly secret = randomBytes(32);
+  /** Device cookies by HTTP client address, least recently seen first. */
+  private readonly devices = new Map<string, DeviceCookieJar>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -86,7 +91,13 @@ export class GatewayUsers {
       if (known.userKey === userKey) this.known.delete(print);
   }
 
-  async authenticate(credentials: Credentials): Promise<GatewayUser> {
+  /**
+   * `client`: the HTTP client's address. Each address keeps the device
+   * cookies its logins earned and sends them with later logins and checks,
+   * so a stranger's wrong passwords for a user, from elsewhere, do not lock
+   * that user's own apps out (actors/auth/device-cookie.ts).
+   */
+  async authenticate(credentials: Credentials, client = ""): Promise<GatewayUser> {
     const print = this.fingerprint(credentials);
     const known = this.known.get(print);
     if (known && this.now() - known.checkedAt < recheckMs) {
@@ -98,22 +109,30 @@ export class GatewayUsers {
     }
     let login = this.pending.get(print);
     if (!login) {
-      login = this.login(credentials, print).finally(() => this.pending.delete(print));
+      login = this.login(credentials, print, this.devicesOf(client)).finally(() =>
+        this.pending.delete(print),
+      );
       this.pending.set(print, login);
     }
     return login;
   }
 
-  private async login(credentials: Credentials, print: string): Promise<GatewayUser> {
+  private async login(
+    credentials: Credentials,
+    print: string,
+    devices: DeviceCookieJar,
+  ): Promise<GatewayUser> {
     // The user has a session already: check the new credential where it lives, no new session.
+    // A client without a device cookie for the user logs in instead, to earn one.
     const name = credentials.method === "apiKey" ? undefined : credentials.user;
     const current = name === undefined ? undefined : this.users.get(userKey(name));
-    if (current?.session.alive) {
+    const deviceCookie = name === undefined ? undefined : devices.get(name);
+    if (current?.session.alive && deviceCookie) {
       try {
         await call(
           this.nc,
           at(authCheck, current.session.authNode),
-          { ...current.session.credentials(), ...checkArgs(credentials) },
+          { ...current.session.credentials(), ...checkArgs(credentials), deviceCookie },
           checkMs,
         );
       } catch (err) {
@@ -122,23 +141,31 @@ export class GatewayUsers {
           throw wrongCredentials(credentials.method);
         }
         // The session or its node is gone, or busy: a full login decides.
-        return this.fullLogin(credentials, print);
+        return this.fullLogin(credentials, print, devices);
       }
       this.known.set(print, { userKey: userKey(current.name), checkedAt: this.now() });
       current.lastUsed = this.now();
       return current;
     }
-    return this.fullLogin(credentials, print);
+    return this.fullLogin(credentials, print, devices);
   }
 
-  private async fullLogin(credentials: Credentials, print: string): Promise<GatewayUser> {
+  private async fullLogin(
+    credentials: Credentials,
+    print: string,
+    devices: DeviceCookieJar,
+  ): Promise<GatewayUser> {
     let session: UserSession;
     const known =
       credentials.method === "apiKey" ? this.known.get(print)?.userKey : userKey(credentials.user);
     const clientKey = known === undefined ? undefined : this.clientKeyOf(known);
     try {
       const [user, password, options] = loginArgs(credentials);
-      session = await UserSession.login(this.nc, user, password, { ...options, clientKey });
+      session = await UserSession.login(this.nc, user, password, {
+        ...options,
+        clientKey,
+        devices,
+      });
     } catch (err) {
       this.known.delete(print);
       throw toSubsonic(err, credentials.method);
@@ -161,6 +188,16 @@ export class GatewayUsers {
     });
     this.log.info("user logged in", { user: user.name, method: credentials.method });
     return user;
+  }
+
+  /** The device cookies of one client address (the most recently seen addresses are kept). */
+  private devicesOf(client: string): DeviceCookieJar {
+    let jar = this.devices.get(client);
+    if (jar) this.devices.delete(client);
+    jar ??= new MemoryDeviceCookies();
+    this.devices.set(client, jar);
+    if (this.devices.size > maxClients) this.devices.delete(this.devices.keys().next().value ?? "");
+    return jar;
   }
 
   private clientKeyOf(key: string): string {
