@@ -364,6 +364,90 @@ async function rawThroughput(
   return rate;
 }
 
+/**
+ * The baseline for real time: `listeners` streams through raw JetStream in
+ * this process, no Chorus code, the same chunk size, stream settings and
+ * consumer kind as a file node's. Each publishes 4 chunks at once, then one
+ * every 500 ms, with the ack awaited in the background; a chunk is late by
+ * the same rule as a listener's.
+ */
+async function rawRealTime(
+  rig: Rig,
+  listeners: number,
+  seconds: number,
+  staggerMs: number,
+): Promise<{ late: number; lateListeners: number; chunks: number; worst: number }> {
+  const actor = rig.conns[0] as NatsConnection;
+  const jsm = await jetstreamManager(actor);
+  const js = jetstream(actor);
+  const name = "BENCH_RAW_RT";
+  await jsm.streams.add({
+    name,
+    subjects: [`${name}.*`],
+    storage: StorageType.Memory,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_msgs_per_subject: 6,
+    max_bytes: 512 * 1024 * 1024,
+  });
+  const chunk = new Uint8Array(cdBytesPerSecond / 2);
+  let late = 0;
+  let chunks = 0;
+  let worst = 0;
+  const lateOnes = new Set<number>();
+  const chunkCount = seconds * 2;
+  await Promise.all(
+    Array.from({ length: listeners }, async (_, i) => {
+      await new Promise((resolve) => setTimeout(resolve, (i / listeners) * staggerMs));
+      const nc = connFor(rig, i);
+      const inbox = createInbox();
+      let got = 0;
+      let firstAt = 0;
+      let resolveAll!: () => void;
+      const all = new Promise<void>((resolve) => (resolveAll = resolve));
+      const sub = nc.subscribe(inbox, {
+        callback: (_err, msg) => {
+          if (msg.headers?.code === 100) {
+            if (msg.reply) msg.respond();
+            return;
+          }
+          const now = Date.now();
+          firstAt ||= now;
+          const deadline = firstAt + got * chunkMs;
+          if (now > deadline + 1) {
+            late++;
+            lateOnes.add(i);
+            worst = Math.max(worst, now - deadline);
+          }
+          chunks++;
+          if (++got === chunkCount) resolveAll();
+        },
+      });
+      await jsm.consumers.add(name, {
+        name: `rt${i}`,
+        deliver_subject: inbox,
+        filter_subject: `${name}.${i}`,
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.All,
+        flow_control: true,
+        idle_heartbeat: nanos(1000),
+        mem_storage: true,
+      });
+      const start = Date.now();
+      for (let k = 0; k < chunkCount; k++) {
+        // 4 chunks ahead of the play clock, like a file node's window.
+        const due = start + Math.max(0, k - 4) * chunkMs;
+        if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+        void js.publish(`${name}.${i}`, chunk, { timeout: 10_000 }).catch(() => undefined);
+      }
+      await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      sub.unsubscribe();
+    }),
+  );
+  await jsm.streams.delete(name);
+  return { late, lateListeners: lateOnes.size, chunks, worst };
+}
+
 export async function run(): Promise<void> {
   const rig = await setUp();
   try {
@@ -391,6 +475,11 @@ export async function run(): Promise<void> {
           `broker ${(r.cpuBroker * 100).toFixed(0)}%, listeners ${(r.cpuHere * 100).toFixed(0)}% of a core`,
       );
       if (profiles) console.log((await profiles).join("\n\n"));
+      const raw = await rawRealTime(rig, n, seconds, 5000);
+      console.log(
+        `  baseline, raw JetStream in this process, ${n} real-time streams: ${raw.lateListeners} ` +
+          `streams late (${raw.late}/${raw.chunks} chunks, worst ${raw.worst} ms)`,
+      );
       if (r.underrunListeners > 0) break;
     }
   } finally {
