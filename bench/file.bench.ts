@@ -22,7 +22,6 @@
  * file node and the listeners.
  */
 import {
-  AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
   jetstream,
@@ -30,7 +29,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from "@nats-io/jetstream";
-import { createInbox, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { ClientSession } from "../client/stream.js";
@@ -40,6 +39,7 @@ import { findFileNode, play, type ChunkReader } from "../client/stream.js";
 import { toneWav } from "../harness/fixtures/file.js";
 import { TestSystem } from "../harness/system.js";
 import { percentile, summary } from "./stats.js";
+import { pushConsumer } from "../actors/runtime/streams.js";
 import { brokerProfile, ownProfile, processProfile } from "./profile.js";
 import { freePort } from "../harness/ports.js";
 
@@ -340,16 +340,17 @@ async function rawThroughput(
           wake?.();
         },
       });
-      await jsm.consumers.add(name, {
-        name: `raw${i}`,
-        deliver_subject: inbox,
-        filter_subject: `${name}.${i}`,
-        ack_policy: AckPolicy.None,
-        deliver_policy: DeliverPolicy.All,
-        flow_control: true,
-        idle_heartbeat: nanos(1000),
-        mem_storage: true,
-      });
+      // The consumer kind a file node makes (actors/runtime/streams.ts).
+      await jsm.consumers.add(
+        name,
+        pushConsumer({
+          name: `raw${i}`,
+          deliver_subject: inbox,
+          filter_subject: `${name}.${i}`,
+          deliver_policy: DeliverPolicy.All,
+          inactiveMs: 10_000,
+        }),
+      );
       // Like a file node: a window of 4 chunks ahead of what the consumer has.
       for (let k = 0; k < chunksEach; k++) {
         while (k - got >= 4) await new Promise<void>((resolve) => (wake = resolve));
@@ -423,16 +424,17 @@ async function rawRealTime(
           if (++got === chunkCount) resolveAll();
         },
       });
-      await jsm.consumers.add(name, {
-        name: `rt${i}`,
-        deliver_subject: inbox,
-        filter_subject: `${name}.${i}`,
-        ack_policy: AckPolicy.None,
-        deliver_policy: DeliverPolicy.All,
-        flow_control: true,
-        idle_heartbeat: nanos(1000),
-        mem_storage: true,
-      });
+      // The consumer kind a file node makes (actors/runtime/streams.ts).
+      await jsm.consumers.add(
+        name,
+        pushConsumer({
+          name: `rt${i}`,
+          deliver_subject: inbox,
+          filter_subject: `${name}.${i}`,
+          deliver_policy: DeliverPolicy.All,
+          inactiveMs: 10_000,
+        }),
+      );
       const start = Date.now();
       for (let k = 0; k < chunkCount; k++) {
         // 4 chunks ahead of the play clock, like a file node's window.
