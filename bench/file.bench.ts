@@ -39,11 +39,16 @@ import { findFileNode, play, type ChunkReader } from "../client/stream.js";
 import { toneWav } from "../harness/fixtures/file.js";
 import { TestSystem } from "../harness/system.js";
 import { percentile, summary } from "./stats.js";
+import type { Quality } from "../wire/quality.js";
 import { pushConsumer } from "../actors/runtime/streams.js";
 import { brokerProfile, ownProfile, processProfile } from "./profile.js";
 import { freePort } from "../harness/ports.js";
 
 const profiling = process.env.CHORUS_BENCH_PROFILE === "1";
+/** The real-time listeners' level (`CHORUS_BENCH_QUALITY`; they count Opus packets, not decode them). */
+const quality = (process.env.CHORUS_BENCH_QUALITY ?? "lossless") as Quality;
+/** Frames per second of the stream a listener plays: lossy levels are 48 kHz Opus. */
+const rateOf = (q: Quality): number => (q === "lossless" ? 44_100 : 48_000);
 
 const cdBytesPerSecond = 176_400;
 const chunkMs = 500;
@@ -206,6 +211,8 @@ function realTimeListeners(
       node: rig.nodeId,
       manualPosition: true,
       timeoutMs: 10_000,
+      quality,
+      decode: false,
       onChunk: (chunk) => {
         const now = Date.now();
         if (!firstAt) {
@@ -213,7 +220,7 @@ function realTimeListeners(
           starts.push(now - t0);
           clock = setInterval(() => {
             const elapsed = Date.now() - firstAt;
-            held.playback?.played(Math.floor((elapsed / 1000) * 44100));
+            held.playback?.played(Math.floor((elapsed / 1000) * rateOf(quality)));
             if (elapsed >= seconds * 1000) resolveDone();
           }, chunkMs / 2);
         }
@@ -471,7 +478,7 @@ export async function run(): Promise<void> {
         : undefined;
       const r = await run.done;
       console.log(
-        `real time, ${n} CD listeners (arriving over 5 s) for ${seconds} s: ${r.underrunListeners} ` +
+        `real time, ${n} listeners at ${quality} of a CD song (arriving over 5 s) for ${seconds} s: ${r.underrunListeners} ` +
           `listeners underran or were refused (${r.refused} refused; ${r.lateChunks}/${r.chunks} chunks late, worst ${r.worstLateMs} ms); ` +
           `start p99 ${r.startP99Ms.toFixed(0)} ms; cpu: file node ${(r.cpuNode * 100).toFixed(0)}%, ` +
           `broker ${(r.cpuBroker * 100).toFixed(0)}%, listeners ${(r.cpuHere * 100).toFixed(0)}% of a core`,

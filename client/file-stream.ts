@@ -45,6 +45,8 @@ export interface OpenOptions {
   controlTimeoutMs?: number;
   /** The stream's quality level (default lossless: the song's own PCM). */
   quality?: Quality;
+  /** False: a lossy stream's chunks stay the Opus packets sent (a benchmark's listeners). */
+  decode?: boolean;
 }
 
 export const controlTimeoutMs = 5000;
@@ -84,7 +86,7 @@ export async function openFileStream(
       },
       options.playTimeoutMs ?? controlTimeoutMs,
     );
-    stream.started(reply);
+    stream.started(reply, options.decode !== false);
   } catch (err) {
     stream.abandon();
     throw err;
@@ -170,13 +172,13 @@ export class FileNodeStream implements OpenedStream {
   }
 
   /** @internal */
-  started(reply: PlayReply): void {
+  started(reply: PlayReply, decode = true): void {
     const { format } = reply;
     this.reply = reply;
     this.id = reply.streamId;
     this.song = reply.song;
     this.format = format;
-    if (reply.codec) this.decoder = new OpusStreamDecoder(format.channels);
+    if (reply.codec && decode) this.decoder = new OpusStreamDecoder(format.channels);
     this.epoch = reply.epoch;
     this.minEpoch = reply.epoch;
     this.playedFrame = reply.frame;
@@ -375,7 +377,7 @@ export class FileNodeStream implements OpenedStream {
     if (header.byte + length <= this.expectedByte) return;
     const data =
       header.opus && this.decoder ? this.decoder.decode(pcm, header.opus, header.frames) : pcm;
-    this.expectedByte = header.byte + data.length;
+    this.expectedByte = header.byte + length;
     this.listener?.chunk(header.byte, data);
   }
 

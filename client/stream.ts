@@ -69,6 +69,8 @@ export interface PlayOptions {
   timeoutMs?: number;
   /** The stream's quality level (default lossless). */
   quality?: Quality;
+  /** False: a lossy stream's chunks stay the Opus packets sent (a benchmark's listeners). */
+  decode?: boolean;
 }
 
 const requestTimeoutMs = 5000;
@@ -110,6 +112,7 @@ export async function play(
     playTimeoutMs: timeoutMs,
     controlTimeoutMs: timeoutMs,
     quality: options.quality,
+    decode: options.decode,
   });
   return new ChunkReader(stream, options);
 }
