@@ -172,7 +172,10 @@ export class SubsonicApi {
       const gone = err instanceof ChorusError && err.code === "UNAUTHORIZED";
       if (!user || !gone || call.res.headersSent) throw err;
       this.users.forget(user);
-      return entry.run(call, await this.users.authenticate(credentialsOf(call.params), clientOf(call.req)));
+      return entry.run(
+        call,
+        await this.users.authenticate(credentialsOf(call.params), clientOf(call.req)),
+      );
     }
   }
 
